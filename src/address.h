@@ -1,0 +1,27 @@
+/* address.h - "host:port" addresses as written in configuration files.
+ *
+ * Accepted forms: "192.0.2.1:80", "[2001:db8::1]:80", "name.example:80" and,
+ * where allowed (bind_on), "*:80" for every local address.  Parsing is pure;
+ * resolving a host name blocks and is meant for start-up only.
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/* Splits TEXT into a host and a port.  *OUT_HOST is NULL for "*" (only when
+ * ALLOW_WILDCARD), otherwise a newly allocated host name or IP literal without
+ * brackets.  The port must be 1..65535. */
+gboolean mb_address_parse (const gchar *text, gboolean allow_wildcard,
+                           gchar **out_host, guint16 *out_port, GError **error);
+
+/* Resolves HOST (an IP literal or a name) to GInetSocketAddress objects with
+ * PORT, in the resolver's order.  Returns a new array that owns its elements,
+ * or NULL with ERROR set (MB_ERROR_RESOLVE). */
+GPtrArray *mb_address_resolve (const gchar *host, guint16 port, GError **error);
+
+/* "192.0.2.1:80" or "[2001:db8::1]:80"; newly allocated. */
+gchar *mb_address_to_string (GSocketAddress *address);
+
+G_END_DECLS

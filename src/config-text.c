@@ -1,0 +1,226 @@
+/* config-text.c - comment stripping and include expansion; see config-text.h. */
+#include "build-config.h"
+
+#include <string.h>
+
+#include "config-text.h"
+#include "error.h"
+
+#define MAX_INCLUDE_DEPTH 16
+
+typedef struct {
+  GString *out;
+  GArray *lines;
+  GPtrArray *errors;
+  GPtrArray *stack;       /* canonical paths being read, to refuse include loops */
+} Builder;
+
+static void add_error (GPtrArray *errors, const gchar *file, gint line, const gchar *format, ...)
+  G_GNUC_PRINTF (4, 5);
+
+static void
+add_error (GPtrArray *errors, const gchar *file, gint line, const gchar *format, ...)
+{
+  va_list args;
+  g_autofree gchar *message = NULL;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  if (line > 0)
+    g_ptr_array_add (errors, g_strdup_printf ("%s:%d: %s", file, line, message));
+  else
+    g_ptr_array_add (errors, g_strdup_printf ("%s: %s", file, message));
+}
+
+static void
+end_line (Builder *b, const gchar *file, gint line)
+{
+  MbSourceLine where = { file, line };
+
+  g_string_append_c (b->out, '\n');
+  g_array_append_val (b->lines, where);
+}
+
+static gboolean
+is_word_char (gchar c)
+{
+  return g_ascii_isalnum (c) || c == '_' || c == '-';
+}
+
+/* Matches include ( "path" ) at P; returns the path and sets *END past ')'. */
+static gchar *
+match_include (const gchar *start, const gchar *p, const gchar **end)
+{
+  const gchar *q;
+
+  if (strncmp (p, "include", 7) != 0 || (p > start && is_word_char (p[-1])))
+    return NULL;
+  q = p + 7;
+  while (*q == ' ' || *q == '\t')
+    q++;
+  if (*q++ != '(')
+    return NULL;
+  while (*q == ' ' || *q == '\t')
+    q++;
+  if (*q++ != '"')
+    return NULL;
+  p = q;
+  while (*q && *q != '"' && *q != '\\' && *q != '\n')
+    q++;
+  if (*q != '"' || q == p)
+    return NULL;
+  {
+    g_autofree gchar *path = g_strndup (p, (gsize) (q - p));
+    q++;
+    while (*q == ' ' || *q == '\t')
+      q++;
+    if (*q != ')')
+      return NULL;
+    *end = q + 1;
+    return g_steal_pointer (&path);
+  }
+}
+
+static gboolean read_file (Builder *b, const gchar *path, const gchar *from_file, gint from_line);
+
+static gboolean
+scan (Builder *b, const gchar *file, const gchar *data)
+{
+  enum { NORMAL, DOUBLE_QUOTED, SINGLE_QUOTED } state = NORMAL;
+  gint line = 1;
+  gboolean ok = TRUE;
+
+  for (const gchar *p = data; *p; p++)
+    {
+      const gchar *end;
+      g_autofree gchar *include = NULL;
+
+      if (*p == '\n')
+        {
+          end_line (b, file, line++);
+          continue;
+        }
+      switch (state)
+        {
+        case DOUBLE_QUOTED:
+        case SINGLE_QUOTED:
+          if (*p == '\\' && p[1] != '\0' && p[1] != '\n')
+            g_string_append_c (b->out, *p++);
+          else if (*p == (state == DOUBLE_QUOTED ? '"' : '\''))
+            state = NORMAL;
+          g_string_append_c (b->out, *p);
+          break;
+        case NORMAL:
+          if (*p == '#')
+            {
+              while (p[1] != '\0' && p[1] != '\n')
+                p++;
+              break;
+            }
+          if (*p == '"')
+            state = DOUBLE_QUOTED;
+          else if (*p == '\'')
+            state = SINGLE_QUOTED;
+          else if ((include = match_include (data, p, &end)) != NULL)
+            {
+              g_autofree gchar *dir = g_path_get_dirname (file);
+              g_autofree gchar *target = g_path_is_absolute (include)
+                ? g_strdup (include) : g_build_filename (dir, include, NULL);
+
+              /* The rest of this line continues after the included text. */
+              end_line (b, file, line);
+              if (!read_file (b, target, file, line))
+                ok = FALSE;
+              p = end - 1;
+              break;
+            }
+          g_string_append_c (b->out, *p);
+          break;
+        }
+    }
+  end_line (b, file, line);
+  return ok;
+}
+
+static gboolean
+read_file (Builder *b, const gchar *path, const gchar *from_file, gint from_line)
+{
+  const gchar *file = g_intern_string (path);
+  g_autofree gchar *canonical = g_canonicalize_filename (path, NULL);
+  g_autofree gchar *data = NULL;
+  g_autoptr(GError) error = NULL;
+  gsize length = 0;
+  gboolean ok;
+
+  if (b->stack->len >= MAX_INCLUDE_DEPTH)
+    {
+      add_error (b->errors, from_file, from_line,
+                 "include: '%s': includes nested more than %d deep", path, MAX_INCLUDE_DEPTH);
+      return FALSE;
+    }
+  for (guint i = 0; i < b->stack->len; i++)
+    if (strcmp (b->stack->pdata[i], canonical) == 0)
+      {
+        add_error (b->errors, from_file, from_line, "include: '%s' includes itself", path);
+        return FALSE;
+      }
+  if (!g_file_get_contents (path, &data, &length, &error))
+    {
+      if (from_file != NULL)
+        add_error (b->errors, from_file, from_line, "include: cannot read '%s': %s",
+                   path, mb_error_reason (error));
+      else
+        add_error (b->errors, path, 0, "cannot read the file: %s", mb_error_reason (error));
+      return FALSE;
+    }
+  if (memchr (data, '\0', length) != NULL)
+    {
+      add_error (b->errors, file, 0, "contains a NUL byte: not a text file");
+      return FALSE;
+    }
+
+  g_ptr_array_add (b->stack, g_steal_pointer (&canonical));
+  ok = scan (b, file, data);
+  g_ptr_array_remove_index (b->stack, b->stack->len - 1);
+  return ok;
+}
+
+MbConfigText *
+mb_config_text_read (const gchar *path, GPtrArray *errors)
+{
+  g_autoptr(GString) out = g_string_new (NULL);
+  g_autoptr(GArray) lines = g_array_new (FALSE, FALSE, sizeof (MbSourceLine));
+  g_autoptr(GPtrArray) stack = g_ptr_array_new_with_free_func (g_free);
+  Builder b = { out, lines, errors, stack };
+  MbConfigText *text;
+
+  if (!read_file (&b, path, NULL, 0))
+    return NULL;
+
+  text = g_new0 (MbConfigText, 1);
+  text->text = g_string_free (g_steal_pointer (&out), FALSE);
+  text->lines = g_steal_pointer (&lines);
+  return text;
+}
+
+void
+mb_config_text_free (MbConfigText *text)
+{
+  if (text == NULL)
+    return;
+  g_free (text->text);
+  g_array_unref (text->lines);
+  g_free (text);
+}
+
+MbSourceLine
+mb_config_text_locate (const MbConfigText *text, gint line)
+{
+  MbSourceLine none = { "", 0 };
+
+  if (text->lines->len == 0)
+    return none;
+  line = CLAMP (line, 1, (gint) text->lines->len);
+  return g_array_index (text->lines, MbSourceLine, line - 1);
+}

@@ -1,0 +1,482 @@
+/* config.c - configuration files into a validated MbConfig; see config.h.
+ *
+ * Two stages.  First a loader fills a raw MbConfig with the values as
+ * written and where each was written: config_confuse_load() below for
+ * libconfuse syntax, mb_toml_load() for the seed's TOML files.  Then
+ * mb_config_finish() checks and resolves it, collecting every error it can
+ * find.  Every scalar option is read as a "located" string (text plus line)
+ * so that errors found after parsing still name the right line.
+ */
+#include "build-config.h"
+
+#include "config.h"
+
+#include <confuse.h>
+#include <string.h>
+
+#include "address.h"
+#include "config-text.h"
+#include "duration.h"
+#include "error.h"
+#include "toml.h"
+
+typedef struct {
+  gchar *text;
+  gint line;             /* line in the MbConfigText buffer */
+} Located;
+
+/* libconfuse callbacks have no user data; loads run one at a time. */
+typedef struct {
+  MbConfigText *text;
+  GPtrArray *errors;
+} ConfuseLoad;
+
+static ConfuseLoad *current_load;
+
+void
+mb_config_error (GPtrArray *errors, const gchar *file, gint line, const gchar *format, ...)
+{
+  va_list args;
+  g_autofree gchar *message = NULL;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  if (line > 0)
+    g_ptr_array_add (errors, g_strdup_printf ("%s:%d: %s", file, line, message));
+  else
+    g_ptr_array_add (errors, g_strdup_printf ("%s: %s", file, message));
+}
+
+gboolean
+mb_config_report (GPtrArray *errors, GError **error)
+{
+  g_autoptr(GString) all = NULL;
+
+  if (errors->len == 0)
+    return TRUE;
+  all = g_string_new (NULL);
+  for (guint i = 0; i < errors->len; i++)
+    {
+      if (i > 0)
+        g_string_append_c (all, '\n');
+      g_string_append (all, errors->pdata[i]);
+    }
+  g_set_error_literal (error, MB_ERROR, MB_ERROR_CONFIG, all->str);
+  return FALSE;
+}
+
+const gchar *
+mb_log_level_to_string (MbLogLevel level)
+{
+  static const gchar *const names[] = { "error", "warning", "message", "info", "debug" };
+
+  g_return_val_if_fail (level <= MB_LOG_LEVEL_DEBUG, "message");
+  return names[level];
+}
+
+static gboolean
+log_level_from_string (const gchar *text, MbLogLevel *out)
+{
+  for (MbLogLevel level = MB_LOG_LEVEL_ERROR; level <= MB_LOG_LEVEL_DEBUG; level++)
+    if (strcmp (text, mb_log_level_to_string (level)) == 0)
+      {
+        *out = level;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+/* ---- raw configuration ------------------------------------------------ */
+
+static void
+backend_config_free (gpointer data)
+{
+  MbBackendConfig *backend = data;
+
+  g_free (backend->title);
+  g_free (backend->forward_to);
+  g_clear_pointer (&backend->addresses, g_ptr_array_unref);
+  g_free (backend);
+}
+
+static void
+frontend_config_free (gpointer data)
+{
+  MbFrontendConfig *frontend = data;
+
+  g_free (frontend->title);
+  g_free (frontend->bind_on);
+  g_clear_pointer (&frontend->bind_addresses, g_ptr_array_unref);
+  g_ptr_array_unref (frontend->backends);
+  g_free (frontend);
+}
+
+MbConfig *
+mb_config_new (const gchar *path)
+{
+  MbConfig *config = g_new0 (MbConfig, 1);
+
+  config->path = g_strdup (path);
+  config->log_level = MB_LOG_LEVEL_MESSAGE;
+  config->shutdown_timeout_ms = MB_DEFAULT_SHUTDOWN_TIMEOUT_MS;
+  config->frontends = g_ptr_array_new_with_free_func (frontend_config_free);
+  return config;
+}
+
+void
+mb_config_free (MbConfig *config)
+{
+  if (config == NULL)
+    return;
+  g_free (config->path);
+  g_ptr_array_unref (config->frontends);
+  g_free (config);
+}
+
+MbFrontendConfig *
+mb_config_add_frontend (MbConfig *config, const gchar *title, const gchar *file, gint line)
+{
+  MbFrontendConfig *frontend = g_new0 (MbFrontendConfig, 1);
+
+  frontend->title = g_strdup (title);
+  frontend->file = g_intern_string (file);
+  frontend->line = line;
+  frontend->balance = MB_BALANCE_ROUND_ROBIN;
+  frontend->connect_timeout_ms = MB_DEFAULT_CONNECT_TIMEOUT_MS;
+  frontend->idle_timeout_ms = MB_DEFAULT_IDLE_TIMEOUT_MS;
+  frontend->backlog = MB_DEFAULT_BACKLOG;
+  frontend->backends = g_ptr_array_new_with_free_func (backend_config_free);
+  g_ptr_array_add (config->frontends, frontend);
+  return frontend;
+}
+
+MbBackendConfig *
+mb_frontend_config_add_backend (MbFrontendConfig *frontend, const gchar *title,
+                                const gchar *file, gint line)
+{
+  MbBackendConfig *backend = g_new0 (MbBackendConfig, 1);
+
+  backend->title = g_strdup (title);
+  backend->file = g_intern_string (file);
+  backend->line = line;
+  g_ptr_array_add (frontend->backends, backend);
+  return backend;
+}
+
+/* ---- checking and resolving ------------------------------------------- */
+
+static gboolean
+addresses_overlap (const MbFrontendConfig *a, const MbFrontendConfig *b)
+{
+  if (a->bind_port != b->bind_port)
+    return FALSE;
+  if (a->bind_any || b->bind_any)
+    return TRUE;
+  for (guint i = 0; i < a->bind_addresses->len; i++)
+    for (guint j = 0; j < b->bind_addresses->len; j++)
+      {
+        GInetAddress *x = g_inet_socket_address_get_address (a->bind_addresses->pdata[i]);
+        GInetAddress *y = g_inet_socket_address_get_address (b->bind_addresses->pdata[j]);
+
+        if (g_inet_address_equal (x, y))
+          return TRUE;
+        /* 0.0.0.0 or [::] takes the port on every address of its family. */
+        if (g_inet_address_get_family (x) == g_inet_address_get_family (y)
+            && (g_inet_address_get_is_any (x) || g_inet_address_get_is_any (y)))
+          return TRUE;
+      }
+  return FALSE;
+}
+
+static void
+finish_frontend (MbFrontendConfig *frontend, GPtrArray *errors)
+{
+  g_autofree gchar *host = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (frontend->bind_on == NULL)
+    mb_config_error (errors, frontend->file, frontend->line,
+                     "frontend %s: bind_on is required", frontend->title);
+  else if (!mb_address_parse (frontend->bind_on, TRUE, &host, &frontend->bind_port, &error))
+    mb_config_error (errors, frontend->file, frontend->line,
+                     "frontend %s: bind_on: %s", frontend->title, error->message);
+  else if (host == NULL)
+    {
+      frontend->bind_any = TRUE;
+      frontend->bind_addresses = g_ptr_array_new_with_free_func (g_object_unref);
+    }
+  else if ((frontend->bind_addresses = mb_address_resolve (host, frontend->bind_port, &error)) == NULL)
+    mb_config_error (errors, frontend->file, frontend->line,
+                     "frontend %s: bind_on: %s", frontend->title, error->message);
+
+  if (frontend->backends->len == 0)
+    mb_config_error (errors, frontend->file, frontend->line,
+                     "frontend %s: no backend defined: add backend NAME { forward_to = \"host:port\" }",
+                     frontend->title);
+
+  for (guint i = 0; i < frontend->backends->len; i++)
+    {
+      MbBackendConfig *backend = frontend->backends->pdata[i];
+      g_autofree gchar *backend_host = NULL;
+      guint16 port = 0;
+
+      g_clear_error (&error);
+      if (backend->forward_to == NULL)
+        mb_config_error (errors, backend->file, backend->line,
+                         "frontend %s: backend %s: forward_to is required",
+                         frontend->title, backend->title);
+      else if (!mb_address_parse (backend->forward_to, FALSE, &backend_host, &port, &error))
+        mb_config_error (errors, backend->file, backend->line, "frontend %s: backend %s: forward_to: %s",
+                         frontend->title, backend->title, error->message);
+      else if ((backend->addresses = mb_address_resolve (backend_host, port, &error)) == NULL)
+        mb_config_error (errors, backend->file, backend->line, "frontend %s: backend %s: forward_to: %s",
+                         frontend->title, backend->title, error->message);
+    }
+}
+
+gboolean
+mb_config_finish (MbConfig *config, GPtrArray *errors)
+{
+  guint before = errors->len;
+
+  if (config->frontends->len == 0)
+    mb_config_error (errors, config->path, 0,
+                     "no frontend defined: add frontend NAME { bind_on = \"host:port\" ... }");
+
+  for (guint i = 0; i < config->frontends->len; i++)
+    finish_frontend (config->frontends->pdata[i], errors);
+
+  for (guint i = 0; i < config->frontends->len; i++)
+    {
+      MbFrontendConfig *a = config->frontends->pdata[i];
+
+      if (a->bind_addresses == NULL)
+        continue;
+      for (guint j = 0; j < i; j++)
+        {
+          MbFrontendConfig *b = config->frontends->pdata[j];
+
+          if (b->bind_addresses != NULL && addresses_overlap (a, b))
+            mb_config_error (errors, a->file, a->line,
+                             "frontend %s: bind_on: %s overlaps frontend %s (%s:%d, %s)",
+                             a->title, a->bind_on, b->title, b->file, b->line, b->bind_on);
+        }
+    }
+  return errors->len == before;
+}
+
+/* ---- libconfuse syntax ------------------------------------------------ */
+
+static void
+located_free (void *data)
+{
+  Located *value = data;
+
+  g_free (value->text);
+  g_free (value);
+}
+
+static MbSourceLine
+locate (gint line)
+{
+  return mb_config_text_locate (current_load->text, line);
+}
+
+/* Every scalar option is kept as text plus the line it was written on. */
+static int
+located_parse (cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+  Located *located;
+
+  if (opt->nvalues > 0 && opt->values[0]->ptr != NULL)
+    {
+      Located *first = opt->values[0]->ptr;
+      MbSourceLine here = locate (cfg->line), there = locate (first->line);
+
+      mb_config_error (current_load->errors, here.file, here.line,
+                       "%s is set twice (first at %s:%d)", opt->name, there.file, there.line);
+    }
+  located = g_new0 (Located, 1);
+  located->text = g_strdup (value);
+  located->line = cfg->line;
+  *(void **) result = located;
+  return 0;
+}
+
+static void
+confuse_error (cfg_t *cfg, const char *format, va_list args)
+{
+  MbSourceLine where = locate (cfg->line);
+  g_autofree gchar *message = g_strdup_vprintf (format, args);
+
+  mb_config_error (current_load->errors, where.file, where.line, "%s", message);
+}
+
+static Located *
+get_located (cfg_t *section, const gchar *name)
+{
+  return cfg_size (section, name) > 0 ? cfg_getptr (section, name) : NULL;
+}
+
+/* Reads an optional duration option into *OUT; leaves the default when unset. */
+static void
+get_duration (cfg_t *section, const gchar *name, const gchar *prefix, guint64 *out, GPtrArray *errors)
+{
+  Located *value = get_located (section, name);
+  g_autoptr(GError) error = NULL;
+
+  if (value == NULL)
+    return;
+  if (!mb_duration_parse (value->text, out, &error))
+    {
+      MbSourceLine where = locate (value->line);
+      mb_config_error (errors, where.file, where.line, "%s%s: %s", prefix, name, error->message);
+    }
+}
+
+static void
+read_frontend (MbConfig *config, cfg_t *section, GPtrArray *errors)
+{
+  Located *bind_on = get_located (section, "bind_on");
+  Located *balance = get_located (section, "balance");
+  Located *backlog = get_located (section, "backlog");
+  MbSourceLine where = locate (bind_on ? bind_on->line : section->line);
+  MbFrontendConfig *frontend = mb_config_add_frontend (config, cfg_title (section), where.file, where.line);
+  g_autofree gchar *prefix = g_strdup_printf ("frontend %s: ", frontend->title);
+
+  if (bind_on != NULL)
+    frontend->bind_on = g_strdup (bind_on->text);
+
+  if (balance != NULL && strcmp (balance->text, "round-robin") != 0)
+    {
+      MbSourceLine at = locate (balance->line);
+      mb_config_error (errors, at.file, at.line,
+                       "%sbalance: unknown algorithm '%s' (known: round-robin)", prefix, balance->text);
+    }
+
+  get_duration (section, "connect_timeout", prefix, &frontend->connect_timeout_ms, errors);
+  if (frontend->connect_timeout_ms == 0)
+    {
+      MbSourceLine at = locate (((Located *) get_located (section, "connect_timeout"))->line);
+      mb_config_error (errors, at.file, at.line, "%sconnect_timeout: must be more than 0", prefix);
+    }
+  get_duration (section, "idle_timeout", prefix, &frontend->idle_timeout_ms, errors);
+
+  if (backlog != NULL)
+    {
+      guint64 value = 0;
+
+      if (!g_ascii_string_to_unsigned (backlog->text, 10, 1, MB_MAX_BACKLOG, &value, NULL))
+        {
+          MbSourceLine at = locate (backlog->line);
+          mb_config_error (errors, at.file, at.line,
+                           "%sbacklog: '%s' is not a number from 1 to %d", prefix, backlog->text, MB_MAX_BACKLOG);
+        }
+      frontend->backlog = (guint) value;
+    }
+
+  for (guint i = 0; i < cfg_size (section, "backend"); i++)
+    {
+      cfg_t *backend_section = cfg_getnsec (section, "backend", i);
+      Located *forward_to = get_located (backend_section, "forward_to");
+      MbSourceLine at = locate (forward_to ? forward_to->line : backend_section->line);
+      MbBackendConfig *backend = mb_frontend_config_add_backend (frontend, cfg_title (backend_section),
+                                                                 at.file, at.line);
+
+      if (forward_to != NULL)
+        backend->forward_to = g_strdup (forward_to->text);
+    }
+}
+
+static MbConfig *
+config_confuse_load (const gchar *path, GPtrArray *errors)
+{
+  cfg_opt_t backend_opts[] = {
+    CFG_PTR_CB ("forward_to", NULL, CFGF_NODEFAULT, located_parse, located_free),
+    CFG_END ()
+  };
+  cfg_opt_t frontend_opts[] = {
+    CFG_PTR_CB ("bind_on", NULL, CFGF_NODEFAULT, located_parse, located_free),
+    CFG_PTR_CB ("balance", NULL, CFGF_NODEFAULT, located_parse, located_free),
+    CFG_PTR_CB ("connect_timeout", NULL, CFGF_NODEFAULT, located_parse, located_free),
+    CFG_PTR_CB ("idle_timeout", NULL, CFGF_NODEFAULT, located_parse, located_free),
+    CFG_PTR_CB ("backlog", NULL, CFGF_NODEFAULT, located_parse, located_free),
+    CFG_SEC ("backend", backend_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+    CFG_END ()
+  };
+  cfg_opt_t opts[] = {
+    CFG_PTR_CB ("log_level", NULL, CFGF_NODEFAULT, located_parse, located_free),
+    CFG_PTR_CB ("shutdown_timeout", NULL, CFGF_NODEFAULT, located_parse, located_free),
+    CFG_SEC ("frontend", frontend_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+    CFG_END ()
+  };
+  g_autoptr(MbConfigText) text = NULL;
+  g_autoptr(MbConfig) config = NULL;
+  ConfuseLoad load = { NULL, errors };
+  Located *log_level;
+  cfg_t *cfg;
+  int status;
+
+  text = mb_config_text_read (path, errors);
+  if (text == NULL)
+    return NULL;
+  if (strspn (text->text, " \t\r\n") == strlen (text->text))
+    {
+      mb_config_error (errors, path, 0, "the file is empty: nothing to do");
+      return NULL;
+    }
+
+  g_return_val_if_fail (current_load == NULL, NULL);
+  load.text = text;
+  current_load = &load;
+
+  cfg = cfg_init (opts, CFGF_NONE);
+  cfg_set_error_function (cfg, confuse_error);
+  status = cfg_parse_buf (cfg, text->text);
+  if (status == CFG_SUCCESS)
+    {
+      config = mb_config_new (path);
+      log_level = get_located (cfg, "log_level");
+      if (log_level != NULL && !log_level_from_string (log_level->text, &config->log_level))
+        {
+          MbSourceLine at = locate (log_level->line);
+          mb_config_error (errors, at.file, at.line,
+                           "log_level: unknown level '%s' (known: error, warning, message, info, debug)",
+                           log_level->text);
+        }
+      get_duration (cfg, "shutdown_timeout", "", &config->shutdown_timeout_ms, errors);
+      for (guint i = 0; i < cfg_size (cfg, "frontend"); i++)
+        read_frontend (config, cfg_getnsec (cfg, "frontend", i), errors);
+    }
+  else if (errors->len == 0)
+    mb_config_error (errors, path, 0, "cannot parse the file");
+
+  cfg_free (cfg);
+  current_load = NULL;
+  return g_steal_pointer (&config);
+}
+
+static gboolean
+is_toml_path (const gchar *path)
+{
+  gsize len = strlen (path);
+
+  return len >= 5 && g_ascii_strcasecmp (path + len - 5, ".toml") == 0;
+}
+
+MbConfig *
+mb_config_load (const gchar *path, GError **error)
+{
+  g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(MbConfig) config = NULL;
+
+  g_return_val_if_fail (path != NULL, NULL);
+
+  config = is_toml_path (path) ? mb_toml_load (path, errors) : config_confuse_load (path, errors);
+  if (config != NULL)
+    mb_config_finish (config, errors);
+  if (!mb_config_report (errors, error))
+    return NULL;
+  return g_steal_pointer (&config);
+}

@@ -1,0 +1,88 @@
+/* config.h - the validated configuration of mini-balancer.
+ *
+ * A configuration file (libconfuse syntax, or the seed's TOML schema for names
+ * ending in ".toml") is read once into an MbConfig: plain data, validated and
+ * with every address resolved, never changed afterwards.  Nothing outside
+ * config.c touches libconfuse.  No sockets are opened here: the module is
+ * tested without a network (host names are resolved, which may read
+ * /etc/hosts or ask DNS).
+ *
+ * Errors are collected, not stopped at: a load reports every semantic error
+ * it finds as "FILE:LINE: option: message", one per line of the GError.
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+typedef enum {
+  MB_LOG_LEVEL_ERROR,
+  MB_LOG_LEVEL_WARNING,
+  MB_LOG_LEVEL_MESSAGE,
+  MB_LOG_LEVEL_INFO,
+  MB_LOG_LEVEL_DEBUG,
+} MbLogLevel;
+
+typedef enum {
+  MB_BALANCE_ROUND_ROBIN,
+} MbBalance;
+
+#define MB_DEFAULT_SHUTDOWN_TIMEOUT_MS (30 * 1000)
+#define MB_DEFAULT_CONNECT_TIMEOUT_MS  (5 * 1000)
+#define MB_DEFAULT_IDLE_TIMEOUT_MS     (3600 * 1000)
+#define MB_DEFAULT_BACKLOG             1024
+#define MB_MAX_BACKLOG                 65535
+
+typedef struct {
+  gchar *title;
+  gchar *forward_to;       /* as written; NULL until set */
+  const gchar *file;       /* interned: where forward_to (else the section) is */
+  gint line;
+  GPtrArray *addresses;    /* GInetSocketAddress, resolved, tried in this order */
+} MbBackendConfig;
+
+typedef struct {
+  gchar *title;
+  gchar *bind_on;          /* as written; NULL until set */
+  const gchar *file;       /* interned: where bind_on (else the section) is */
+  gint line;
+  gboolean bind_any;       /* "*:port": every local address */
+  guint16 bind_port;
+  GPtrArray *bind_addresses; /* GInetSocketAddress; empty when bind_any */
+  MbBalance balance;
+  guint64 connect_timeout_ms;
+  guint64 idle_timeout_ms; /* 0: never */
+  guint backlog;
+  GPtrArray *backends;     /* MbBackendConfig, in file order */
+} MbFrontendConfig;
+
+typedef struct {
+  gchar *path;
+  MbLogLevel log_level;
+  guint64 shutdown_timeout_ms; /* 0: don't wait */
+  GPtrArray *frontends;    /* MbFrontendConfig, in file order */
+} MbConfig;
+
+/* Reads, validates and resolves PATH.  Returns NULL with ERROR set
+ * (MB_ERROR_CONFIG, every problem on its own line) when anything is wrong,
+ * including a missing or empty file. */
+MbConfig *mb_config_load (const gchar *path, GError **error);
+void mb_config_free (MbConfig *config);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MbConfig, mb_config_free)
+
+const gchar *mb_log_level_to_string (MbLogLevel level);
+
+/* For the loaders (config.c, toml.c): build a raw configuration, then let
+ * mb_config_finish() check and resolve it.  ERRORS is an array of strings. */
+MbConfig *mb_config_new (const gchar *path);
+MbFrontendConfig *mb_config_add_frontend (MbConfig *config, const gchar *title,
+                                          const gchar *file, gint line);
+MbBackendConfig *mb_frontend_config_add_backend (MbFrontendConfig *frontend, const gchar *title,
+                                                 const gchar *file, gint line);
+void mb_config_error (GPtrArray *errors, const gchar *file, gint line,
+                      const gchar *format, ...) G_GNUC_PRINTF (4, 5);
+gboolean mb_config_finish (MbConfig *config, GPtrArray *errors);
+gboolean mb_config_report (GPtrArray *errors, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,236 @@
+/* frontend.c - listening sockets and the accept loop; see frontend.h. */
+#include "build-config.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include "address.h"
+#include "error.h"
+#include "frontend.h"
+#include "log.h"
+#include "session.h"
+
+/* Accepts per wake-up: enough to drain a burst, few enough to stay fair to
+ * the sessions that share the loop. */
+#define ACCEPT_BATCH 64
+/* How long a listener rests after running out of descriptors or memory. */
+#define ACCEPT_PAUSE_MS 250
+
+typedef struct {
+  MbFrontend *frontend;
+  GSocket *socket;
+  gchar *name;            /* "127.0.0.1:7070" */
+  GSource *source;        /* accept watch, NULL while paused or closed */
+  guint resume;           /* timeout id while paused */
+} Listener;
+
+static gboolean on_incoming (GSocket *socket, GIOCondition condition, gpointer data);
+
+static void
+listener_watch (Listener *listener)
+{
+  listener->source = g_socket_create_source (listener->socket, G_IO_IN, NULL);
+  g_source_set_callback (listener->source, (GSourceFunc) (void (*) (void)) on_incoming, listener, NULL);
+  g_source_attach (listener->source, NULL);
+}
+
+static void
+listener_unwatch (Listener *listener)
+{
+  if (listener->source != NULL)
+    {
+      g_source_destroy (listener->source);
+      g_clear_pointer (&listener->source, g_source_unref);
+    }
+}
+
+static void
+listener_free (gpointer data)
+{
+  Listener *listener = data;
+
+  listener_unwatch (listener);
+  if (listener->resume != 0)
+    g_source_remove (listener->resume);
+  if (listener->socket != NULL)
+    {
+      g_socket_close (listener->socket, NULL);
+      g_object_unref (listener->socket);
+    }
+  g_free (listener->name);
+  g_free (listener);
+}
+
+static gboolean
+on_resume (gpointer data)
+{
+  Listener *listener = data;
+
+  listener->resume = 0;
+  listener_watch (listener);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+is_peer_error (const GError *error)
+{
+  /* The connection died in the queue (ECONNABORTED and friends): not our
+   * problem, take the next one. */
+  return g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED)
+         || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE)
+         || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED)
+         || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_HOST_UNREACHABLE)
+         || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NETWORK_UNREACHABLE)
+         || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+}
+
+static gboolean
+on_incoming (GSocket *socket, GIOCondition condition, gpointer data)
+{
+  Listener *listener = data;
+  MbFrontend *frontend = listener->frontend;
+
+  for (gint i = 0; i < ACCEPT_BATCH; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      GSocket *client = g_socket_accept (socket, NULL, &error);
+
+      if (client != NULL)
+        {
+          mb_session_start (frontend, client);
+          continue;
+        }
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        break;
+      if (is_peer_error (error))
+        continue;
+
+      /* Out of descriptors or memory: accepting again at once would fail
+       * again at once.  Rest this listener; sessions ending free resources. */
+      mb_log (G_LOG_LEVEL_WARNING, "MB_FRONTEND", frontend->config->title, NULL,
+              "frontend %s: accept on %s: %s; pausing accepts for %d ms",
+              frontend->config->title, listener->name, error->message, ACCEPT_PAUSE_MS);
+      g_clear_pointer (&listener->source, g_source_unref);
+      listener->resume = g_timeout_add (ACCEPT_PAUSE_MS, on_resume, listener);
+      return G_SOURCE_REMOVE;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+MbFrontend *
+mb_frontend_new (const MbFrontendConfig *config)
+{
+  MbFrontend *frontend = g_new0 (MbFrontend, 1);
+
+  frontend->config = config;
+  mb_balancer_init (&frontend->balancer, config->balance, config->backends->len);
+  frontend->listeners = g_ptr_array_new_with_free_func (listener_free);
+  return frontend;
+}
+
+static GSocket *
+listen_on (const MbFrontendConfig *config, GSocketAddress *address, GError **error)
+{
+  g_autoptr(GSocket) socket = NULL;
+
+  socket = g_socket_new (g_socket_address_get_family (address), G_SOCKET_TYPE_STREAM,
+                         G_SOCKET_PROTOCOL_TCP, error);
+  if (socket == NULL)
+    return NULL;
+  /* GSocket emulates blocking calls by default: g_socket_accept() would wait
+   * for the next client inside the main loop. */
+  g_socket_set_blocking (socket, FALSE);
+  g_socket_set_listen_backlog (socket, (gint) config->backlog);
+  /* allow_reuse: SO_REUSEADDR, so a restart does not wait for TIME_WAIT. */
+  if (!g_socket_bind (socket, address, TRUE, error) || !g_socket_listen (socket, error))
+    return NULL;
+  return g_steal_pointer (&socket);
+}
+
+static gboolean
+add_listener (MbFrontend *frontend, GSocketAddress *address, GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autofree gchar *name = mb_address_to_string (address);
+  GSocket *socket = listen_on (frontend->config, address, &local_error);
+  Listener *listener;
+
+  if (socket == NULL)
+    {
+      g_set_error (error, local_error->domain, local_error->code, "frontend %s: bind %s: %s",
+                   frontend->config->title, name, mb_error_reason (local_error));
+      return FALSE;
+    }
+  listener = g_new0 (Listener, 1);
+  listener->frontend = frontend;
+  listener->socket = socket;
+  listener->name = g_steal_pointer (&name);
+  g_ptr_array_add (frontend->listeners, listener);
+  return TRUE;
+}
+
+gboolean
+mb_frontend_bind (MbFrontend *frontend, GError **error)
+{
+  const MbFrontendConfig *config = frontend->config;
+
+  if (config->bind_any)
+    {
+      g_autoptr(GInetAddress) any6 = g_inet_address_new_any (G_SOCKET_FAMILY_IPV6);
+      g_autoptr(GSocketAddress) address6 = g_inet_socket_address_new (any6, config->bind_port);
+      g_autoptr(GInetAddress) any4 = g_inet_address_new_any (G_SOCKET_FAMILY_IPV4);
+      g_autoptr(GSocketAddress) address4 = g_inet_socket_address_new (any4, config->bind_port);
+      g_autoptr(GError) v6_error = NULL;
+
+      /* GSocket makes IPv6 sockets dual-stack: [::] takes IPv4 too.  Fall
+       * back to IPv4 only where the host has no IPv6. */
+      if (add_listener (frontend, address6, &v6_error))
+        return TRUE;
+      if (g_error_matches (v6_error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE))
+        {
+          g_propagate_error (error, g_steal_pointer (&v6_error));
+          goto failed;
+        }
+      mb_log (G_LOG_LEVEL_DEBUG, NULL, "%s; trying IPv4 only", v6_error->message);
+      if (add_listener (frontend, address4, error))
+        return TRUE;
+    }
+  else
+    {
+      for (guint i = 0; i < config->bind_addresses->len; i++)
+        if (!add_listener (frontend, config->bind_addresses->pdata[i], error))
+          goto failed;
+      return TRUE;
+    }
+failed:
+  g_ptr_array_set_size (frontend->listeners, 0);
+  return FALSE;
+}
+
+void
+mb_frontend_start (MbFrontend *frontend)
+{
+  for (guint i = 0; i < frontend->listeners->len; i++)
+    {
+      Listener *listener = frontend->listeners->pdata[i];
+
+      listener_watch (listener);
+      mb_log (G_LOG_LEVEL_INFO, "MB_FRONTEND", frontend->config->title, NULL,
+              "frontend %s: listening on %s", frontend->config->title, listener->name);
+    }
+}
+
+void
+mb_frontend_close (MbFrontend *frontend)
+{
+  g_ptr_array_set_size (frontend->listeners, 0);
+}
+
+void
+mb_frontend_free (MbFrontend *frontend)
+{
+  if (frontend == NULL)
+    return;
+  g_ptr_array_unref (frontend->listeners);
+  g_free (frontend);
+}

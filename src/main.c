@@ -1,0 +1,214 @@
+/* main.c - mini-balancer: command line, start-up, signals, shutdown.
+ *
+ * Only wiring: read the configuration, bind every frontend (all or nothing),
+ * tell the service manager we are ready, run the main loop, and on SIGTERM or
+ * SIGINT drain: close the listeners at once, let sessions finish for up to
+ * shutdown_timeout, then end what remains.
+ */
+#include "build-config.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sysexits.h>
+
+#include <glib-unix.h>
+
+#include "config.h"
+#include "frontend.h"
+#include "log.h"
+#include "notify.h"
+#include "session.h"
+
+typedef struct {
+  MbConfig *config;
+  GPtrArray *frontends;   /* MbFrontend */
+  GMainLoop *loop;
+  gboolean stopping;
+  guint drain_timer;
+} Daemon;
+
+static gint verbosity;
+
+static gboolean
+on_verbose (const gchar *name, const gchar *value, gpointer data, GError **error)
+{
+  verbosity++;
+  return TRUE;
+}
+
+static gboolean
+on_sessions_idle (gpointer data)
+{
+  Daemon *daemon = data;
+
+  if (daemon->stopping)
+    g_main_loop_quit (daemon->loop);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_drain_timeout (gpointer data)
+{
+  Daemon *daemon = data;
+
+  daemon->drain_timer = 0;
+  g_message ("shutdown_timeout reached: closing %u remaining sessions", mb_session_count ());
+  mb_session_close_all ();
+  g_main_loop_quit (daemon->loop);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_stop_signal (gpointer data)
+{
+  Daemon *daemon = data;
+
+  if (daemon->stopping)
+    {
+      g_message ("second stop signal: closing %u sessions now", mb_session_count ());
+      mb_session_close_all ();
+      g_main_loop_quit (daemon->loop);
+      return G_SOURCE_CONTINUE;
+    }
+
+  daemon->stopping = TRUE;
+  mb_notify_stopping ("stopping");
+  for (guint i = 0; i < daemon->frontends->len; i++)
+    mb_frontend_close (daemon->frontends->pdata[i]);
+
+  if (mb_session_count () == 0)
+    {
+      g_message ("stopping");
+      g_main_loop_quit (daemon->loop);
+    }
+  else if (daemon->config->shutdown_timeout_ms == 0)
+    on_drain_timeout (daemon);
+  else
+    {
+      g_message ("stopping: waiting up to %" G_GUINT64_FORMAT " ms for %u sessions to finish",
+                 daemon->config->shutdown_timeout_ms, mb_session_count ());
+      daemon->drain_timer = g_timeout_add ((guint) daemon->config->shutdown_timeout_ms,
+                                           on_drain_timeout, daemon);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_hangup (gpointer data)
+{
+  g_warning ("SIGHUP: configuration reload is not supported yet; still running with the current configuration");
+  return G_SOURCE_CONTINUE;
+}
+
+static int
+run (Daemon *daemon)
+{
+  g_autofree gchar *status = NULL;
+  guint signals[3];
+
+  for (guint i = 0; i < daemon->config->frontends->len; i++)
+    {
+      MbFrontend *frontend = mb_frontend_new (daemon->config->frontends->pdata[i]);
+      g_autoptr(GError) error = NULL;
+
+      g_ptr_array_add (daemon->frontends, frontend);
+      if (!mb_frontend_bind (frontend, &error))
+        {
+          /* Freeing the frontends closes whatever was bound before. */
+          g_critical ("%s", error->message);
+          return 1;
+        }
+    }
+
+  daemon->loop = g_main_loop_new (NULL, FALSE);
+  signals[0] = g_unix_signal_add (SIGTERM, on_stop_signal, daemon);
+  signals[1] = g_unix_signal_add (SIGINT, on_stop_signal, daemon);
+  signals[2] = g_unix_signal_add (SIGHUP, on_hangup, daemon);
+  mb_session_set_idle_callback (on_sessions_idle, daemon);
+
+  for (guint i = 0; i < daemon->frontends->len; i++)
+    mb_frontend_start (daemon->frontends->pdata[i]);
+  status = g_strdup_printf ("serving %u frontends", daemon->frontends->len);
+  g_message ("mini-balancer %s started: %s", PACKAGE_VERSION, status);
+  mb_notify_ready (status);
+
+  g_main_loop_run (daemon->loop);
+
+  mb_session_close_all ();
+  if (daemon->drain_timer != 0)
+    g_source_remove (daemon->drain_timer);
+  for (guint i = 0; i < G_N_ELEMENTS (signals); i++)
+    g_source_remove (signals[i]);
+  mb_session_set_idle_callback (NULL, NULL);
+  g_main_loop_unref (daemon->loop);
+  g_message ("stopped");
+  return 0;
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autofree gchar *config_path = NULL;
+  gboolean check_only = FALSE, show_version = FALSE;
+  GOptionEntry entries[] = {
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
+      "Configuration file (default " SYSCONFDIR "/mini-balancer/mini-balancer.conf); "
+      "a name ending in .toml is read in the original TOML schema", "FILE" },
+    { "verbose", 'v', G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, (gpointer) on_verbose,
+      "Log more: once for each connection, twice for debugging", NULL },
+    { "check-config", 't', 0, G_OPTION_ARG_NONE, &check_only,
+      "Check the configuration and exit", NULL },
+    { "version", 'V', 0, G_OPTION_ARG_NONE, &show_version, "Print the version and exit", NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new (NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MbConfig) config = NULL;
+  Daemon daemon = { 0 };
+  int status;
+
+  signal (SIGPIPE, SIG_IGN);
+  mb_log_init ();
+
+  g_option_context_set_summary (context, "A TCP (layer-4) load balancer.");
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    {
+      g_printerr ("mini-balancer: %s\nTry 'mini-balancer --help' for more information.\n", error->message);
+      return EX_USAGE;
+    }
+  if (argc > 1)
+    {
+      g_printerr ("mini-balancer: unexpected argument '%s'\nTry 'mini-balancer --help' for more information.\n",
+                  argv[1]);
+      return EX_USAGE;
+    }
+  if (show_version)
+    {
+      g_print ("mini-balancer %s\n", PACKAGE_VERSION);
+      return 0;
+    }
+  if (config_path == NULL)
+    config_path = g_strdup (SYSCONFDIR "/mini-balancer/mini-balancer.conf");
+
+  config = mb_config_load (config_path, &error);
+  if (config == NULL)
+    {
+      /* Not g_printerr(): it would turn UTF-8 into '?' in the C locale. */
+      fprintf (stderr, "%s\n", error->message);
+      return EX_CONFIG;
+    }
+  if (check_only)
+    {
+      g_print ("configuration OK\n");
+      return 0;
+    }
+
+  mb_log_set_level (MIN (config->log_level + (guint) verbosity, MB_LOG_LEVEL_DEBUG));
+  daemon.config = config;
+  daemon.frontends = g_ptr_array_new_with_free_func ((GDestroyNotify) mb_frontend_free);
+  status = run (&daemon);
+  g_ptr_array_unref (daemon.frontends);
+  return status;
+}

@@ -1,0 +1,36 @@
+/* relay.h - moves bytes between a client and a backend socket.
+ *
+ * Two one-way pumps (client -> backend, backend -> client), driven by
+ * GIOChannel watches on the two non-blocking sockets:
+ *  - bytes pass unmodified and in order; each pump holds at most
+ *    MB_RELAY_BUFFER_SIZE bytes, and stops reading its source while full
+ *    (backpressure: a slow peer cannot grow memory);
+ *  - EOF from one side is passed on as shutdown(SHUT_WR) once the pump is
+ *    flushed, and the other direction keeps flowing (half-close);
+ *  - a reset or error on either side ends the relay at once;
+ *  - with an idle timeout, no byte moving either way for that long ends it.
+ * The relay never closes the descriptors: its owner does, after `done`.
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define MB_RELAY_BUFFER_SIZE (64 * 1024)
+
+typedef struct MbRelay MbRelay;
+
+/* Called once, from the main loop, when the relay is over.  ERROR is NULL
+ * when both directions ended cleanly.  The callback may free the relay. */
+typedef void (*MbRelayDone) (MbRelay *relay, const GError *error, gpointer user_data);
+
+MbRelay *mb_relay_new (int client_fd, int backend_fd, guint64 idle_timeout_ms,
+                       MbRelayDone done, gpointer user_data);
+/* Stops all watching; DONE is not called.  Safe from within DONE. */
+void mb_relay_free (MbRelay *relay);
+
+guint64 mb_relay_bytes_from_client (const MbRelay *relay);
+guint64 mb_relay_bytes_to_client (const MbRelay *relay);
+
+G_END_DECLS

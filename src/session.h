@@ -1,0 +1,29 @@
+/* session.h - one client connection, from accept to close.
+ *
+ * A session picks a backend with its frontend's balancer, connects to it
+ * asynchronously (connect_timeout per attempt; a backend that refuses or
+ * times out is skipped and the next one tried, each of its addresses in
+ * order), then relays bytes until both sides are done, and logs the outcome.
+ * The client is closed only when no backend accepts.
+ *
+ * Live sessions are counted so that shutdown can wait for them (drain) or
+ * end them all at once.
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "frontend.h"
+
+G_BEGIN_DECLS
+
+/* Takes ownership of CLIENT. */
+void mb_session_start (MbFrontend *frontend, GSocket *client);
+
+guint mb_session_count (void);
+/* Ends every live session now (their clients and backends are closed). */
+void mb_session_close_all (void);
+/* Called (from the main loop) each time the last live session ends. */
+void mb_session_set_idle_callback (GSourceFunc callback, gpointer user_data);
+
+G_END_DECLS
