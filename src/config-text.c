@@ -88,6 +88,7 @@ static gboolean
 scan (Builder *b, const gchar *file, const gchar *data)
 {
   enum { NORMAL, DOUBLE_QUOTED, SINGLE_QUOTED } state = NORMAL;
+  g_autoptr(GArray) open_braces = g_array_new (FALSE, FALSE, sizeof (gint)); /* their lines */
   gint line = 1;
   gboolean ok = TRUE;
 
@@ -118,6 +119,12 @@ scan (Builder *b, const gchar *file, const gchar *data)
                 p++;
               break;
             }
+          /* libconfuse accepts a section left open at the end of the input:
+           * check that every '{' is closed in the file that opened it. */
+          if (*p == '{')
+            g_array_append_val (open_braces, line);
+          else if (*p == '}' && open_braces->len > 0)
+            g_array_set_size (open_braces, open_braces->len - 1);
           if (*p == '"')
             state = DOUBLE_QUOTED;
           else if (*p == '\'')
@@ -140,6 +147,12 @@ scan (Builder *b, const gchar *file, const gchar *data)
         }
     }
   end_line (b, file, line);
+  if (open_braces->len > 0)
+    {
+      add_error (b->errors, file, g_array_index (open_braces, gint, open_braces->len - 1),
+                 "'{' is not closed by '}' before the end of the file");
+      ok = FALSE;
+    }
   return ok;
 }
 

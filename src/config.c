@@ -29,6 +29,7 @@ typedef struct {
 typedef struct {
   MbConfigText *text;
   GPtrArray *errors;
+  GHashTable *seen;      /* "section/option" -> first line, to refuse repeats */
 } ConfuseLoad;
 
 static ConfuseLoad *current_load;
@@ -287,16 +288,20 @@ locate (gint line)
 static int
 located_parse (cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 {
+  /* libconfuse lets a repeated option silently replace the first one. */
+  g_autofree gchar *key = g_strdup_printf ("%p/%s", (void *) cfg, opt->name);
+  gpointer first_line = g_hash_table_lookup (current_load->seen, key);
   Located *located;
 
-  if (opt->nvalues > 0 && opt->values[0]->ptr != NULL)
+  if (first_line != NULL)
     {
-      Located *first = opt->values[0]->ptr;
-      MbSourceLine here = locate (cfg->line), there = locate (first->line);
+      MbSourceLine here = locate (cfg->line), there = locate (GPOINTER_TO_INT (first_line));
 
       mb_config_error (current_load->errors, here.file, here.line,
                        "%s is set twice (first at %s:%d)", opt->name, there.file, there.line);
     }
+  else
+    g_hash_table_insert (current_load->seen, g_steal_pointer (&key), GINT_TO_POINTER (cfg->line));
   located = g_new0 (Located, 1);
   located->text = g_strdup (value);
   located->line = cfg->line;
@@ -310,6 +315,18 @@ confuse_error (cfg_t *cfg, const char *format, va_list args)
   MbSourceLine where = locate (cfg->line);
   g_autofree gchar *message = g_strdup_vprintf (format, args);
 
+  /* libconfuse does not say which kind of section the title belongs to. */
+  if (g_str_has_prefix (message, "found duplicate title "))
+    {
+      const gchar *title = message + strlen ("found duplicate title ");
+
+      if (g_strcmp0 (cfg->name, "frontend") == 0)
+        mb_config_error (current_load->errors, where.file, where.line,
+                         "frontend %s: duplicate backend title %s", cfg_title (cfg), title);
+      else
+        mb_config_error (current_load->errors, where.file, where.line, "duplicate frontend title %s", title);
+      return;
+    }
   mb_config_error (current_load->errors, where.file, where.line, "%s", message);
 }
 
@@ -413,7 +430,8 @@ config_confuse_load (const gchar *path, GPtrArray *errors)
   };
   g_autoptr(MbConfigText) text = NULL;
   g_autoptr(MbConfig) config = NULL;
-  ConfuseLoad load = { NULL, errors };
+  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  ConfuseLoad load = { NULL, errors, seen };
   Located *log_level;
   cfg_t *cfg;
   int status;

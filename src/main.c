@@ -72,10 +72,11 @@ on_stop_signal (gpointer data)
       return G_SOURCE_CONTINUE;
     }
 
+  /* Listeners first: once STOPPING=1 is out, connects must be refused. */
   daemon->stopping = TRUE;
-  mb_notify_stopping ("stopping");
   for (guint i = 0; i < daemon->frontends->len; i++)
     mb_frontend_close (daemon->frontends->pdata[i]);
+  mb_notify_stopping ("stopping");
 
   if (mb_session_count () == 0)
     {

@@ -1,0 +1,261 @@
+/* Tests for src/config.c: the libconfuse schema, defaults, and every error
+ * with its file and line. */
+#include "build-config.h"
+
+#include "config.h"
+#include "error.h"
+#include "testutil.h"
+
+static gchar *dir;
+
+static void
+setup (void)
+{
+  dir = tmpdir_new ();
+}
+
+static void
+teardown (void)
+{
+  tmpdir_free (dir);
+}
+
+static MbConfig *
+load_text (const gchar *name, const gchar *text, gchar **out_path, GError **error)
+{
+  g_autofree gchar *path = write_file (dir, name, text);
+  MbConfig *config = mb_config_load (path, error);
+
+  if (out_path != NULL)
+    *out_path = g_steal_pointer (&path);
+  return config;
+}
+
+START_TEST (test_full_example)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MbConfig) config = load_text ("ok.conf",
+    "# comment\n"
+    "log_level        = info\n"
+    "shutdown_timeout = 10s   # trailing comment\n"
+    "\n"
+    "frontend web {\n"
+    "  bind_on         = \"127.0.0.1:7070\"\n"
+    "  balance         = round-robin\n"
+    "  connect_timeout = 250ms\n"
+    "  idle_timeout    = 0\n"
+    "  backlog         = 16\n"
+    "  backend app1 { forward_to = \"127.0.0.1:8080\" }\n"
+    "  backend app2 { forward_to = \"[::1]:9090\" }\n"
+    "}\n"
+    "frontend other {\n"
+    "  bind_on = \"*:7071\"\n"
+    "  backend x { forward_to = \"localhost:1\" }\n"
+    "}\n", NULL, &error);
+  MbFrontendConfig *web, *other;
+  MbBackendConfig *app2;
+
+  ck_assert_msg (config != NULL, "%s", error ? error->message : "");
+  ck_assert_int_eq (config->log_level, MB_LOG_LEVEL_INFO);
+  ck_assert_uint_eq (config->shutdown_timeout_ms, 10000);
+  ck_assert_uint_eq (config->frontends->len, 2);
+  web = config->frontends->pdata[0];
+  ck_assert_str_eq (web->title, "web");
+  ck_assert_uint_eq (web->connect_timeout_ms, 250);
+  ck_assert_uint_eq (web->idle_timeout_ms, 0);
+  ck_assert_uint_eq (web->backlog, 16);
+  ck_assert (!web->bind_any);
+  ck_assert_uint_eq (web->bind_addresses->len, 1);
+  ck_assert_uint_eq (web->backends->len, 2);
+  app2 = web->backends->pdata[1];
+  ck_assert_str_eq (app2->title, "app2");
+  ck_assert_uint_eq (app2->addresses->len, 1);
+  ck_assert_int_eq (g_socket_address_get_family (app2->addresses->pdata[0]), G_SOCKET_FAMILY_IPV6);
+  other = config->frontends->pdata[1];
+  ck_assert (other->bind_any);
+  ck_assert_uint_eq (other->bind_port, 7071);
+  ck_assert_uint_ge (((MbBackendConfig *) other->backends->pdata[0])->addresses->len, 1);
+}
+END_TEST
+
+START_TEST (test_defaults)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MbConfig) config = load_text ("min.conf",
+    "frontend f { bind_on = \"127.0.0.1:1\" backend b { forward_to = \"127.0.0.1:2\" } }\n", NULL, &error);
+  MbFrontendConfig *f;
+
+  ck_assert_msg (config != NULL, "%s", error ? error->message : "");
+  ck_assert_int_eq (config->log_level, MB_LOG_LEVEL_MESSAGE);
+  ck_assert_uint_eq (config->shutdown_timeout_ms, 30000);
+  f = config->frontends->pdata[0];
+  ck_assert_int_eq (f->balance, MB_BALANCE_ROUND_ROBIN);
+  ck_assert_uint_eq (f->connect_timeout_ms, 5000);
+  ck_assert_uint_eq (f->idle_timeout_ms, 3600000);
+  ck_assert_uint_eq (f->backlog, 1024);
+}
+END_TEST
+
+/* A valid frontend to put around the error under test. */
+#define GOOD_FRONTEND "frontend ok {\n  bind_on = \"127.0.0.1:7070\"\n  backend a { forward_to = \"127.0.0.1:8080\" }\n}\n"
+
+static const struct { const gchar *text; gint line; const gchar *why; } errors[] = {
+  /* libconfuse's own errors, on the right line despite the comments above them */
+  { "# c\n# c\nbogus = 1\n" GOOD_FRONTEND, 3, "no such option 'bogus'" },
+  { "# c\nfrontend web {\n  # c\n  bind_on = \"127.0.0.1:1\"\n  port = 3\n}\n", 5, "no such option 'port'" },
+  { GOOD_FRONTEND "frontend ok { bind_on = \"127.0.0.1:1\" backend b { forward_to = \"127.0.0.1:2\" } }\n", 5,
+    "duplicate frontend title 'ok'" },
+  { "frontend f {\n  bind_on = \"127.0.0.1:1\"\n  backend b { forward_to = \"127.0.0.1:2\" }\n  backend b { forward_to = \"127.0.0.1:3\" }\n}\n",
+    4, "frontend f: duplicate backend title 'b'" },
+  /* values */
+  { GOOD_FRONTEND "\n# c\nlog_level = loud\n", 7, "log_level: unknown level 'loud'" },
+  { "shutdown_timeout = 1.5s\n" GOOD_FRONTEND, 1, "shutdown_timeout: invalid duration '1.5s'" },
+  { "frontend f {\n  bind_on = \"127.0.0.1:1\"\n  # c\n  idle_timeout = 5x\n  backend b { forward_to = \"127.0.0.1:2\" }\n}\n",
+    4, "frontend f: idle_timeout: invalid duration '5x'" },
+  { "frontend f {\n  bind_on = \"127.0.0.1:1\"\n  connect_timeout = 0\n  backend b { forward_to = \"127.0.0.1:2\" }\n}\n",
+    3, "frontend f: connect_timeout: must be more than 0" },
+  { "frontend f {\n  bind_on = \"127.0.0.1:1\"\n  connect_timeout = 31d\n  backend b { forward_to = \"127.0.0.1:2\" }\n}\n",
+    3, "frontend f: connect_timeout: invalid duration" },
+  { "frontend f {\n  bind_on = \"127.0.0.1:1\"\n  balance = fastest\n  backend b { forward_to = \"127.0.0.1:2\" }\n}\n",
+    3, "frontend f: balance: unknown algorithm 'fastest'" },
+  { "frontend f {\n  bind_on = \"127.0.0.1:1\"\n  backlog = -5\n  backend b { forward_to = \"127.0.0.1:2\" }\n}\n",
+    3, "frontend f: backlog: '-5' is not a number" },
+  { "frontend f {\n\n  bind_on = \"127.0.0.1\"\n  backend b { forward_to = \"127.0.0.1:2\" }\n}\n",
+    3, "frontend f: bind_on: invalid address '127.0.0.1'" },
+  { "frontend f {\n  bind_on = \"[::1:80\"\n  backend b { forward_to = \"127.0.0.1:2\" }\n}\n",
+    2, "frontend f: bind_on: invalid address '[::1:80'" },
+  { "frontend f {\n  bind_on = \"127.0.0.1:1\"\n  backend b {\n    forward_to = \"*:80\"\n  }\n}\n",
+    4, "frontend f: backend b: forward_to: invalid address '*:80'" },
+  { "frontend f {\n  bind_on = \"127.0.0.1:1\"\n  backend b {\n    forward_to = \"nowhere.invalid:80\"\n  }\n}\n",
+    4, "frontend f: backend b: forward_to: cannot resolve 'nowhere.invalid'" },
+  { "frontend f {\n  bind_on = \"nowhere.invalid:80\"\n  backend b { forward_to = \"127.0.0.1:2\" }\n}\n",
+    2, "frontend f: bind_on: cannot resolve 'nowhere.invalid'" },
+  { "frontend f {\n  bind_on = \"127.0.0.1:1\"\n  bind_on = \"127.0.0.1:2\"\n  backend b { forward_to = \"127.0.0.1:2\" }\n}\n",
+    3, "bind_on is set twice (first at" },
+  /* structure */
+  { "frontend f {\n  bind_on = \"127.0.0.1:1\"\n}\n", 2, "frontend f: no backend defined" },
+  { "frontend f {\n  backend b { forward_to = \"127.0.0.1:2\" }\n}\n", 3, "frontend f: bind_on is required" },
+  { "frontend f {\n  bind_on = \"127.0.0.1:1\"\n  backend b {\n  }\n}\n", 4, "frontend f: backend b: forward_to is required" },
+  { GOOD_FRONTEND "frontend again {\n  bind_on = \"127.0.0.1:7070\"\n  backend a { forward_to = \"127.0.0.1:8080\" }\n}\n",
+    6, "frontend again: bind_on: 127.0.0.1:7070 overlaps frontend ok" },
+  { GOOD_FRONTEND "frontend again {\n  bind_on = \"*:7070\"\n  backend a { forward_to = \"127.0.0.1:8080\" }\n}\n",
+    6, "overlaps frontend ok" },
+  { GOOD_FRONTEND "frontend again {\n  bind_on = \"0.0.0.0:7070\"\n  backend a { forward_to = \"127.0.0.1:8080\" }\n}\n",
+    6, "overlaps frontend ok" },
+  { "frontend {\n  bind_on = \"127.0.0.1:1\"\n}\n", 1, "missing title for section 'frontend'" },
+  { "frontend f {\n  bind_on = \"127.0.0.1:1\"\n  backend b {\n    forward_to = \"127.0.0.1:2\"\n  }\n", 1,
+    "'{' is not closed" },
+  { "frontend f {\n  bind_on = \"127.0.0.1:1\"\n  backend b { forward_to = \"127.0.0.1:2\" }\n}\n}\n", 5,
+    "unexpected closing brace" },
+  { "frontend f {\n  bind_on = \"127.0.0.1:1\" \"x\"\n  backend b { forward_to = \"127.0.0.1:2\" }\n}\n", 2,
+    "no such option 'x'" },
+};
+
+START_TEST (test_error_names_line)
+{
+  g_autofree gchar *path = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MbConfig) config = load_text ("bad.conf", errors[_i].text, &path, &error);
+
+  ck_assert_msg (config == NULL, "accepted:\n%s", errors[_i].text);
+  ck_assert (g_error_matches (error, MB_ERROR, MB_ERROR_CONFIG));
+  assert_contains (error->message, "%s:%d: ", path, errors[_i].line);
+  assert_contains (error->message, "%s", errors[_i].why);
+}
+END_TEST
+
+START_TEST (test_all_errors_reported)
+{
+  g_autofree gchar *path = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MbConfig) config = load_text ("many.conf",
+    "log_level = loud\n"
+    "frontend f {\n"
+    "  bind_on = \"127.0.0.1\"\n"
+    "  idle_timeout = forever\n"
+    "  backend b { forward_to = \"127.0.0.1:0\" }\n"
+    "}\n"
+    "frontend g {\n"
+    "  bind_on = \"127.0.0.1:9\"\n"
+    "}\n", &path, &error);
+
+  ck_assert_ptr_null (config);
+  assert_contains (error->message, "%s:1: log_level", path);
+  assert_contains (error->message, "%s:3: frontend f: bind_on", path);
+  assert_contains (error->message, "%s:4: frontend f: idle_timeout", path);
+  assert_contains (error->message, "%s:5: frontend f: backend b: forward_to", path);
+  assert_contains (error->message, "%s:8: frontend g: no backend defined", path);
+}
+END_TEST
+
+START_TEST (test_include)
+{
+  g_autofree gchar *backends = write_file (dir, "backends.conf",
+                                           "# the backends\n\nbackend x {\n  forward_to = \"127.0.0.1:99999\"\n}\n");
+  g_autofree gchar *path = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MbConfig) config = load_text ("main.conf",
+    "frontend f {\n  bind_on = \"127.0.0.1:1\"\n  include(\"backends.conf\")\n}\n", &path, &error);
+
+  /* The error names the included file and its own line. */
+  ck_assert_ptr_null (config);
+  assert_contains (error->message, "%s:4: frontend f: backend x: forward_to: invalid address", backends);
+}
+END_TEST
+
+START_TEST (test_missing_and_empty_files)
+{
+  g_autofree gchar *missing = g_build_filename (dir, "nothing.conf", NULL);
+  g_autofree gchar *empty = NULL;
+  g_autofree gchar *comments = NULL;
+  g_autoptr(GError) e1 = NULL;
+  g_autoptr(GError) e2 = NULL;
+  g_autoptr(GError) e3 = NULL;
+
+  ck_assert_ptr_null (mb_config_load (missing, &e1));
+  assert_contains (e1->message, "%s: cannot read the file: No such file or directory", missing);
+  ck_assert_ptr_null (load_text ("empty.conf", "", &empty, &e2));
+  assert_contains (e2->message, "%s: the file is empty", empty);
+  ck_assert_ptr_null (load_text ("comments.conf", "# only\n\n   # comments\n", &comments, &e3));
+  assert_contains (e3->message, "%s: the file is empty", comments);
+}
+END_TEST
+
+START_TEST (test_no_frontend)
+{
+  g_autofree gchar *path = NULL;
+  g_autoptr(GError) error = NULL;
+
+  ck_assert_ptr_null (load_text ("nofe.conf", "log_level = debug\n", &path, &error));
+  assert_contains (error->message, "%s: no frontend defined", path);
+}
+END_TEST
+
+START_TEST (test_log_level_names)
+{
+  ck_assert_str_eq (mb_log_level_to_string (MB_LOG_LEVEL_ERROR), "error");
+  ck_assert_str_eq (mb_log_level_to_string (MB_LOG_LEVEL_DEBUG), "debug");
+}
+END_TEST
+
+static Suite *
+config_suite (void)
+{
+  Suite *suite = suite_create ("config");
+  TCase *tc = tcase_create ("load");
+
+  tcase_add_checked_fixture (tc, setup, teardown);
+  tcase_set_timeout (tc, 30);
+  tcase_add_test (tc, test_full_example);
+  tcase_add_test (tc, test_defaults);
+  tcase_add_loop_test (tc, test_error_names_line, 0, G_N_ELEMENTS (errors));
+  tcase_add_test (tc, test_all_errors_reported);
+  tcase_add_test (tc, test_include);
+  tcase_add_test (tc, test_missing_and_empty_files);
+  tcase_add_test (tc, test_no_frontend);
+  tcase_add_test (tc, test_log_level_names);
+  suite_add_tcase (suite, tc);
+  return suite;
+}
+
+RUN_SUITE (config_suite)
