@@ -1,0 +1,837 @@
+"""End-to-end test harness for mini-balancer (stdlib only, Python >= 3.11).
+
+The tests start the real binary ($MB_BINARY) with a temporary configuration and
+assert on sockets.  This module provides:
+
+  * free loopback addresses (a random 127.x.y.z per call, so test scripts run in
+    parallel do not race for the same port; ::1 for IPv6),
+  * backend servers running in daemon threads of the test process,
+  * the Daemon class: start, wait for READY=1 on our own NOTIFY_SOCKET, signal,
+    stop, RSS; always killed and reaped in cleanup,
+  * run(): run the binary to completion (-t, -V, configuration errors),
+  * a TestCase base class wiring all of it to unittest cleanups, and a test
+    runner mapping skipped tests to exit status 77 (automake SKIP).
+
+Rules kept throughout: every socket operation has a timeout, every loop is
+bounded in iterations and in time, nothing sleeps as synchronisation.
+"""
+
+import atexit
+import hashlib
+import os
+import queue
+import random
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+EXIT_SKIP = 77
+
+READY_TIMEOUT = 10.0   # start-up until READY=1
+IO_TIMEOUT = 5.0       # one socket operation
+CLOSE_TIMEOUT = 10.0   # waiting for the daemon to close a connection
+EXIT_TIMEOUT = 10.0    # waiting for the daemon to exit
+
+_rng = random.SystemRandom()
+
+
+# --------------------------------------------------------------------------
+# Environment
+
+def binary():
+    """Absolute path of the daemon under test ($MB_BINARY)."""
+    path = os.environ.get("MB_BINARY", "")
+    if not path:
+        raise AssertionError("MB_BINARY is not set (path of the mini-balancer binary)")
+    if not os.access(path, os.X_OK):
+        raise AssertionError(f"MB_BINARY={path!r} is not an executable file")
+    return path
+
+
+def srcdir():
+    """Top of the source tree ($MB_SRCDIR, else two levels above this file)."""
+    return os.environ.get("MB_SRCDIR") or os.path.normpath(
+        os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+
+
+def have_systemd():
+    return os.environ.get("MB_HAVE_SYSTEMD", "0") == "1"
+
+
+def require_notify():
+    """Skip (77) when the daemon cannot report readiness (built without libsystemd)."""
+    if not have_systemd():
+        raise unittest.SkipTest("daemon built without libsystemd (MB_HAVE_SYSTEMD != 1): "
+                                "readiness cannot be observed")
+
+
+def have_ipv6():
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def require_ipv6():
+    if not have_ipv6():
+        raise unittest.SkipTest("cannot bind ::1 (no IPv6 loopback)")
+
+
+# Processes still alive at interpreter exit (failure paths, KeyboardInterrupt)
+# are killed here; cleanups normally reap them earlier.
+_live_processes = set()
+
+
+@atexit.register
+def _kill_leftovers():
+    for proc in list(_live_processes):
+        if proc.poll() is None:
+            try:
+                proc.kill()
+                proc.wait(5)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+    _live_processes.clear()
+
+
+def _terminate_handler(signum, frame):
+    # Turn a SIGTERM from a test driver into an exception so that atexit runs.
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+if threading.current_thread() is threading.main_thread():
+    signal.signal(signal.SIGTERM, _terminate_handler)
+
+
+# --------------------------------------------------------------------------
+# Addresses
+
+class Addr:
+    """A host and port; str() gives the configuration form ("h:p" or "[h]:p")."""
+
+    def __init__(self, host, port):
+        self.host = host
+        self.port = port
+        self.family = socket.AF_INET6 if ":" in host else socket.AF_INET
+
+    @property
+    def sockaddr(self):
+        return (self.host, self.port)
+
+    def __str__(self):
+        if self.family == socket.AF_INET6:
+            return f"[{self.host}]:{self.port}"
+        return f"{self.host}:{self.port}"
+
+    def __repr__(self):
+        return f"Addr({str(self)!r})"
+
+
+def random_loopback():
+    """A random IPv4 loopback address 127.x.y.z, avoiding .0 and .255."""
+    return "127.{}.{}.{}".format(*(_rng.randint(1, 254) for _ in range(3)))
+
+
+def free_addr(family=socket.AF_INET, host=None):
+    """An address with nothing listening on it: bind port 0, note the port, close.
+
+    IPv4 uses a fresh random 127.x.y.z so parallel test scripts do not compete
+    for the same address; IPv6 uses ::1.
+    """
+    if host is None:
+        host = "::1" if family == socket.AF_INET6 else random_loopback()
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        port = s.getsockname()[1]
+    return Addr(host, port)
+
+
+# --------------------------------------------------------------------------
+# Socket helpers: each one bounded in time and size; failures raise
+# AssertionError so unittest reports them as test failures.
+
+def connect(addr, timeout=IO_TIMEOUT, sndbuf=None, rcvbuf=None):
+    s = socket.socket(addr.family, socket.SOCK_STREAM)
+    try:
+        if sndbuf is not None:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
+        if rcvbuf is not None:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        s.settimeout(timeout)
+        s.connect(addr.sockaddr)
+    except BaseException:
+        s.close()
+        raise
+    return s
+
+
+def close_quietly(s):
+    try:
+        s.close()
+    except OSError:
+        pass
+
+
+def reset(s):
+    """Abort a connection: SO_LINGER {1, 0} then close sends RST."""
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    s.close()
+
+
+def recv_line(s, timeout=IO_TIMEOUT, limit=4096):
+    """Read up to and excluding the first newline."""
+    deadline = time.monotonic() + timeout
+    buf = b""
+    while b"\n" not in buf:
+        left = deadline - time.monotonic()
+        if left <= 0 or len(buf) > limit:
+            raise AssertionError(f"no complete line within {timeout}s (got {buf[:80]!r})")
+        s.settimeout(left)
+        try:
+            data = s.recv(limit)
+        except socket.timeout:
+            raise AssertionError(f"no complete line within {timeout}s (got {buf[:80]!r})") from None
+        except ConnectionResetError:
+            raise AssertionError(f"connection reset before a complete line (got {buf[:80]!r})") from None
+        if not data:
+            raise AssertionError(f"connection closed before a complete line (got {buf[:80]!r})")
+        buf += data
+    line, _, rest = buf.partition(b"\n")
+    if rest:
+        raise AssertionError(f"unexpected bytes after the line: {rest[:80]!r}")
+    return line.decode()
+
+
+def recv_exact(s, n, timeout=IO_TIMEOUT):
+    deadline = time.monotonic() + timeout
+    chunks, got = [], 0
+    while got < n:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"received {got} of {n} bytes within {timeout}s")
+        s.settimeout(left)
+        try:
+            data = s.recv(min(n - got, 1 << 20))
+        except socket.timeout:
+            raise AssertionError(f"received {got} of {n} bytes within {timeout}s") from None
+        except ConnectionResetError:
+            raise AssertionError(f"connection reset after {got} of {n} bytes") from None
+        if not data:
+            raise AssertionError(f"connection closed after {got} of {n} bytes")
+        chunks.append(data)
+        got += len(data)
+    return b"".join(chunks)
+
+
+def recv_until_eof(s, timeout=IO_TIMEOUT, limit=1 << 30):
+    """Everything until an orderly EOF (a reset is a failure)."""
+    deadline = time.monotonic() + timeout
+    chunks, got = [], 0
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"no EOF within {timeout}s (received {got} bytes)")
+        s.settimeout(left)
+        try:
+            data = s.recv(1 << 20)
+        except socket.timeout:
+            raise AssertionError(f"no EOF within {timeout}s (received {got} bytes)") from None
+        except ConnectionResetError:
+            raise AssertionError(f"connection reset instead of EOF after {got} bytes") from None
+        if not data:
+            return b"".join(chunks)
+        got += len(data)
+        if got > limit:
+            raise AssertionError(f"more than {limit} bytes before EOF")
+        chunks.append(data)
+
+
+def wait_closed(s, timeout=CLOSE_TIMEOUT):
+    """Wait until the peer closes: returns "eof" or "reset".  Data or a timeout fail."""
+    s.settimeout(timeout)
+    try:
+        data = s.recv(65536)
+    except socket.timeout:
+        raise AssertionError(f"connection still open after {timeout}s") from None
+    except (ConnectionResetError, BrokenPipeError):
+        return "reset"
+    if data:
+        raise AssertionError(f"expected the connection to close, received {data[:80]!r}")
+    return "eof"
+
+
+def send_all(s, data, timeout=IO_TIMEOUT):
+    s.settimeout(timeout)          # sendall: total time limit since Python 3.5
+    try:
+        s.sendall(data)
+    except socket.timeout:
+        raise AssertionError(f"could not send {len(data)} bytes within {timeout}s") from None
+
+
+class Worker(threading.Thread):
+    """A daemon thread whose exception is re-raised by join()."""
+
+    def __init__(self, target, *args, name=None):
+        super().__init__(daemon=True, name=name)
+        self._fn = target
+        self._fn_args = args
+        self.result = None
+        self.error = None
+
+    def run(self):
+        try:
+            self.result = self._fn(*self._fn_args)
+        except BaseException as e:    # noqa: B902 - reported by join()
+            self.error = e
+
+    def join(self, timeout=None):
+        super().join(timeout)
+        if self.is_alive():
+            raise AssertionError(f"thread {self.name} still running after {timeout}s")
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+def transfer(s, payload, timeout=60.0):
+    """Send payload (then SHUT_WR) from a thread while reading until EOF here.
+
+    Returns what was received.  Both directions move at the same time.
+    """
+    def send():
+        send_all(s, payload, timeout)
+        s.shutdown(socket.SHUT_WR)
+
+    sender = Worker(send, name="transfer-send")
+    sender.start()
+    try:
+        received = recv_until_eof(s, timeout)
+    finally:
+        sender.join(timeout)
+    return received
+
+
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+# --------------------------------------------------------------------------
+# Backends: TCP servers in daemon threads.  close() wakes and ends every thread.
+
+class Backend:
+    """Listens on addr (default: a fresh 127.x.y.z) and runs handler(conn) per
+    accepted connection in its own daemon thread.  `accepted` counts connections."""
+
+    def __init__(self, handler, addr=None, family=socket.AF_INET, rcvbuf=None, name="backend"):
+        self.name = name
+        self._handler = handler
+        self._closing = threading.Event()
+        self._lock = threading.Lock()
+        self._conns = []
+        self._threads = []
+        self.accepted = 0
+        host = addr.host if addr else ("::1" if family == socket.AF_INET6 else random_loopback())
+        port = addr.port if addr else 0
+        self._listener = socket.socket(Addr(host, 0).family, socket.SOCK_STREAM)
+        try:
+            self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if rcvbuf is not None:   # inherited by accepted sockets
+                self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            self._listener.bind((host, port))
+            self._listener.listen(128)
+            self._listener.settimeout(0.1)
+        except BaseException:
+            self._listener.close()
+            raise
+        self.addr = Addr(host, self._listener.getsockname()[1])
+        self._acceptor = threading.Thread(target=self._accept_loop, daemon=True,
+                                          name=f"{name}-accept")
+        self._acceptor.start()
+
+    def _accept_loop(self):
+        for _ in range(1 << 22):            # 0.1 s accept timeouts: days, not forever
+            if self._closing.is_set():
+                return
+            try:
+                conn, _ = self._listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            conn.settimeout(60)
+            with self._lock:
+                if self._closing.is_set():
+                    conn.close()
+                    return
+                self.accepted += 1
+                self._conns.append(conn)
+                t = threading.Thread(target=self._serve, args=(conn,), daemon=True,
+                                     name=f"{self.name}-conn{self.accepted}")
+                self._threads.append(t)
+            t.start()
+
+    def _serve(self, conn):
+        try:
+            self._handler(conn)
+        except OSError:
+            pass            # peer reset, or the harness closed the socket
+
+    def close(self):
+        self._closing.set()
+        self._acceptor.join(2)
+        self._listener.close()
+        with self._lock:
+            conns, threads = list(self._conns), list(self._threads)
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)   # wakes a thread blocked on it
+            except OSError:
+                pass
+            close_quietly(c)
+        for t in threads:
+            t.join(2)
+
+
+def _echo(conn):
+    """Echo until EOF, then SHUT_WR: supports half-close."""
+    for _ in range(1 << 24):
+        data = conn.recv(65536)
+        if not data:
+            conn.shutdown(socket.SHUT_WR)
+            return
+        conn.sendall(data)
+
+
+def echo_handler(conn):
+    _echo(conn)
+
+
+def ident_handler(name):
+    """Sends name + "\\n" on accept, then echoes."""
+    def handler(conn):
+        conn.sendall(name.encode() + b"\n")
+        _echo(conn)
+    return handler
+
+
+def reset_handler(conn):
+    """Aborts each connection as soon as it is accepted (RST)."""
+    reset(conn)
+
+
+class StreamBackend(Backend):
+    """Per connection: sends `payload` then SHUT_WR, and at the same time reads
+    until EOF.  `results` gets (sha256 of what was received, its length)."""
+
+    def __init__(self, payload, **kw):
+        self.payload = payload
+        self.results = queue.Queue()
+        super().__init__(self._handle, name="stream", **kw)
+
+    def _handle(self, conn):
+        def send():
+            conn.sendall(self.payload)
+            conn.shutdown(socket.SHUT_WR)
+        sender = Worker(send, name="stream-send")
+        sender.start()
+        h, n = hashlib.sha256(), 0
+        for _ in range(1 << 24):
+            data = conn.recv(1 << 20)
+            if not data:
+                break
+            h.update(data)
+            n += len(data)
+        try:
+            sender.join(60)
+        except BaseException as e:  # noqa: B902
+            self.results.put(e)
+            return
+        self.results.put((h.hexdigest(), n))
+
+    def result(self, timeout=60.0):
+        try:
+            r = self.results.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"stream backend: no finished session within {timeout}s") from None
+        if isinstance(r, BaseException):
+            raise AssertionError(f"stream backend failed: {r!r}")
+        return r
+
+
+class ControlledBackend(Backend):
+    """Hands each accepted connection to the test (accept()), which drives it:
+    reads, writes, resets, or never reads (a sink)."""
+
+    def __init__(self, **kw):
+        self._queue = queue.Queue()
+        super().__init__(self._queue.put, name="controlled", **kw)
+
+    def accept(self, timeout=IO_TIMEOUT):
+        try:
+            return self._queue.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"backend {self.addr}: no connection within {timeout}s") from None
+
+    def assert_no_connection(self):
+        if not self._queue.empty():
+            raise AssertionError(f"backend {self.addr} got an unexpected connection")
+
+
+class HangingBackend:
+    """An address where connect() neither completes nor fails: a listener with
+    listen(0) whose accept queue the harness fills with its own never-accepted
+    connections; Linux then drops further SYNs.  The constructor verifies that
+    a probe connect stays pending for 0.3 s and skips the test otherwise."""
+
+    PROBE = 0.3
+
+    def __init__(self):
+        self._fillers = []
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            self._listener.bind((random_loopback(), 0))
+            self._listener.listen(0)
+            self.addr = Addr(*self._listener.getsockname())
+            for _ in range(16):
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                s.setblocking(False)
+                s.connect_ex(self.addr.sockaddr)
+                _, writable, _ = select.select([], [s], [], self.PROBE)
+                if not writable:
+                    s.close()       # this one hangs: the queue is full
+                    return
+                if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) != 0:
+                    s.close()
+                    break
+                self._fillers.append(s)
+        except BaseException:
+            self.close()
+            raise
+        self.close()
+        raise unittest.SkipTest("kernel completes or refuses connects to a full listen queue; "
+                                "cannot build a hanging backend")
+
+    def close(self):
+        for s in self._fillers:
+            close_quietly(s)
+        self._fillers = []
+        close_quietly(self._listener)
+
+
+# --------------------------------------------------------------------------
+# Configuration text
+
+def frontend(title, bind, backends, **options):
+    """A libconfuse frontend section.  backends: [(title, address)]; options are
+    written verbatim (connect_timeout="500ms")."""
+    lines = [f"frontend {title} {{", f'  bind_on = "{bind}"']
+    lines += [f"  {k} = {v}" for k, v in options.items()]
+    lines += [f'  backend {t} {{ forward_to = "{a}" }}' for t, a in backends]
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def config(*frontends, **options):
+    """A whole configuration: global options (shutdown_timeout="1s") then sections."""
+    head = "".join(f"{k} = {v}\n" for k, v in options.items())
+    return head + "\n" + "\n".join(frontends)
+
+
+# --------------------------------------------------------------------------
+# The daemon
+
+def _tail(path, limit=20000):
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return ""
+    return data[-limit:].decode(errors="replace")
+
+
+class _Notify:
+    """Our own NOTIFY_SOCKET: an AF_UNIX datagram socket bound to a temp path."""
+
+    def __init__(self, directory):
+        self._own_dir = None
+        self.path = os.path.join(directory, "notify.sock")
+        if len(os.fsencode(self.path)) > 100:      # sun_path holds 108 bytes
+            self._own_dir = tempfile.mkdtemp(prefix="mb-", dir="/tmp")
+            self.path = os.path.join(self._own_dir, "notify.sock")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.lines = []
+
+    def poll(self, timeout):
+        """Receive pending datagrams (waiting at most timeout); True if any came."""
+        got = False
+        for _ in range(1000):
+            r, _, _ = select.select([self.sock], [], [], timeout if not got else 0)
+            if not r:
+                return got
+            data = self.sock.recv(65536)
+            self.lines.extend(data.decode(errors="replace").split("\n"))
+            got = True
+        return got
+
+    def close(self):
+        close_quietly(self.sock)
+        if self._own_dir:
+            shutil.rmtree(self._own_dir, True)
+
+
+class Daemon:
+    """One mini-balancer process under test.
+
+    Writes `config` (str or bytes) to <directory>/<filename>; start() runs
+    `MB_BINARY <args> -c FILE` with our NOTIFY_SOCKET, stderr to a file, and
+    waits for READY=1.  Killed and reaped in the test's cleanup whatever happens.
+    """
+
+    _count = 0
+
+    def __init__(self, test, config_text, filename="mini-balancer.conf", args=("-v",),
+                 directory=None):
+        self.test = test
+        self.dir = directory or test.tmpdir
+        self.config_path = os.path.join(self.dir, filename)
+        mode = "wb" if isinstance(config_text, bytes) else "w"
+        with open(self.config_path, mode) as f:
+            f.write(config_text)
+        self.args = list(args)
+        self.proc = None
+        self.notify = None
+        self.returncode = None
+        Daemon._count += 1
+        self.stderr_path = os.path.join(self.dir, f"daemon{Daemon._count}.stderr")
+        self.stdout_path = os.path.join(self.dir, f"daemon{Daemon._count}.stdout")
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def start(self, ready_timeout=READY_TIMEOUT):
+        require_notify()
+        argv = [binary(), *self.args, "-c", self.config_path]
+        self.notify = _Notify(self.dir)
+        env = dict(os.environ)
+        for k in ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "WATCHDOG_USEC", "WATCHDOG_PID"):
+            env.pop(k, None)
+        env["NOTIFY_SOCKET"] = self.notify.path
+        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                         env=env, cwd=self.dir, close_fds=True)
+        _live_processes.add(self.proc)
+        self.test.addCleanup(self._cleanup)
+        self.wait_notify("READY=1", ready_timeout)
+        return self
+
+    def stderr(self):
+        return _tail(self.stderr_path, 1 << 20)
+
+    def running(self):
+        return self.proc.poll() is None
+
+    def wait_notify(self, line, timeout=IO_TIMEOUT):
+        """Wait for a notification line (READY=1, STOPPING=1...) from the daemon."""
+        deadline = time.monotonic() + timeout
+        while line not in self.notify.lines:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"daemon sent no {line} within {timeout}s "
+                                     f"(got {self.notify.lines}); stderr:\n{self.stderr()}")
+            if self.notify.poll(min(left, 0.05)):
+                continue
+            if self.proc.poll() is not None and not self.notify.poll(0):
+                raise AssertionError(f"daemon exited with status {self.proc.returncode} "
+                                     f"before sending {line}; stderr:\n{self.stderr()}")
+
+    def signal(self, sig):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+
+    def wait(self, timeout=EXIT_TIMEOUT):
+        """Exit status (negative: killed by that signal); fails after timeout."""
+        try:
+            self.returncode = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"daemon still running {timeout}s later; stderr:\n"
+                                 f"{self.stderr()}") from None
+        _live_processes.discard(self.proc)
+        return self.returncode
+
+    def stop(self, timeout=EXIT_TIMEOUT):
+        """SIGTERM, then wait (bounded) for the exit status."""
+        self.signal(signal.SIGTERM)
+        return self.wait(timeout)
+
+    def rss_kib(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        raise AssertionError("no VmRSS in /proc/PID/status")
+
+    def _cleanup(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+        _live_processes.discard(self.proc)
+        if self.notify:
+            self.notify.close()
+        # Kept for TestCase.run(), which shows it if the test failed (the
+        # temporary directory is gone by then).
+        log = (f"--- daemon stderr ({' '.join(self.proc.args)}), exit status "
+               f"{self.proc.returncode}:\n{_tail(self.stderr_path)}--- end of daemon stderr\n")
+        logs = getattr(self.test, "daemon_logs", None)
+        if logs is not None:
+            logs.append(log)
+        if logs is None or os.environ.get("MB_E2E_VERBOSE"):
+            sys.stderr.write(log)
+
+
+class Result:
+    def __init__(self, returncode, stdout, stderr, notifications):
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
+        self.notifications = notifications
+
+    def __repr__(self):
+        return (f"exit status {self.returncode}\n--- stdout:\n{self.stdout}"
+                f"--- stderr:\n{self.stderr}--- notifications: {self.notifications}")
+
+
+def run(args, cwd=None, timeout=EXIT_TIMEOUT):
+    """Run the binary to completion with our NOTIFY_SOCKET (to see whether it
+    ever claimed readiness).  Fails if it is still running after timeout."""
+    with tempfile.TemporaryDirectory(prefix="mb-e2e-run-") as d:
+        notify = _Notify(d)
+        env = dict(os.environ, NOTIFY_SOCKET=notify.path)
+        argv = [binary(), *args]
+        try:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, env=env, cwd=cwd or d,
+                                    close_fds=True)
+            _live_processes.add(proc)
+            try:
+                out, err = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                out, err = proc.communicate(timeout=5)
+                raise AssertionError(f"{argv} still running after {timeout}s; stderr:\n"
+                                     f"{err.decode(errors='replace')}") from None
+            finally:
+                _live_processes.discard(proc)
+            notify.poll(0)
+            return Result(proc.returncode, out.decode(errors="replace"),
+                          err.decode(errors="replace"), [l for l in notify.lines if l])
+        finally:
+            notify.close()
+
+
+# --------------------------------------------------------------------------
+# unittest glue
+
+class TestCase(unittest.TestCase):
+    """Base class: a temp directory, and factories that register their cleanup."""
+
+    def run(self, result=None):
+        self.daemon_logs = []
+        bad_before = len(result.failures) + len(result.errors) if result else 0
+        outcome = super().run(result)
+        result = result or outcome
+        if result is not None and len(result.failures) + len(result.errors) > bad_before:
+            for log in self.daemon_logs:
+                sys.stderr.write(f"\n{self.id()}: {log}")
+        return outcome
+
+    def setUp(self):
+        self.tmpdir = tempfile.mkdtemp(prefix="mb-e2e-")
+        self.addCleanup(shutil.rmtree, self.tmpdir, True)
+
+    # backends
+    def _own(self, backend):
+        self.addCleanup(backend.close)
+        return backend
+
+    def ident_backend(self, name, addr=None, family=socket.AF_INET):
+        return self._own(Backend(ident_handler(name), addr=addr, family=family, name=name))
+
+    def echo_backend(self, family=socket.AF_INET):
+        return self._own(Backend(echo_handler, family=family, name="echo"))
+
+    def reset_backend(self):
+        return self._own(Backend(reset_handler, name="reset"))
+
+    def stream_backend(self, payload):
+        return self._own(StreamBackend(payload))
+
+    def controlled_backend(self, **kw):
+        return self._own(ControlledBackend(**kw))
+
+    def hanging_backend(self):
+        return self._own(HangingBackend())
+
+    # daemon
+    def daemon(self, config_text, **kw):
+        return Daemon(self, config_text, **kw).start()
+
+    # clients
+    def connect(self, addr, **kw):
+        s = connect(addr, **kw)
+        self.addCleanup(close_quietly, s)
+        return s
+
+    def who(self, addr):
+        """Open a client connection and return the name the backend announces."""
+        s = self.connect(addr)
+        try:
+            return recv_line(s)
+        finally:
+            s.close()
+
+
+class Runner(unittest.TextTestRunner):
+    """Exit 77 (automake SKIP) when nothing failed but something was skipped."""
+
+    def run(self, test):
+        result = super().run(test)
+        if result.wasSuccessful() and result.skipped:
+            for case, reason in result.skipped:
+                sys.stderr.write(f"SKIP: {case.id()}: {reason}\n")
+            sys.stdout.flush()
+            sys.stderr.flush()
+            sys.exit(EXIT_SKIP)
+        return result
+
+
+def config_error_line(stderr, path, line, *words):
+    """The stderr line containing "path:line:" and every word, or None."""
+    tag = f"{path}:{line}:"
+    for text in stderr.splitlines():
+        if tag in text and all(w in text for w in words):
+            return text
+    return None
+
+
+def version_from_configure_ac():
+    try:
+        with open(os.path.join(srcdir(), "configure.ac")) as f:
+            m = re.search(r"AC_INIT\(\[[^]]*\],\s*\[([^]]+)\]", f.read())
+    except OSError:
+        return None
+    return m.group(1) if m else None

@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""Relay semantics: bytes unmodified both ways at once, half-close, resets."""
+
+import os
+import socket
+import sys
+import unittest
+
+sys.dont_write_bytecode = True
+sys.path.append(os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+MiB = 1 << 20
+
+
+class Relay(harness.TestCase):
+
+    def start(self, backend, **options):
+        front = harness.free_addr(backend.addr.family)
+        self.daemon(harness.config(harness.frontend("web", front, [("app", backend.addr)],
+                                                    **options)))
+        return front
+
+    def test_large_transfer_both_ways_at_once(self):
+        """32 MiB each way through one session, concurrently; checksums match."""
+        up, down = os.urandom(32 * MiB), os.urandom(32 * MiB)
+        backend = self.stream_backend(down)
+        front = self.start(backend)
+
+        s = self.connect(front)
+        received = harness.transfer(s, up, timeout=60)
+        got_sha, got_len = backend.result(timeout=60)
+
+        self.assertEqual(len(received), len(down), "backend -> client byte count")
+        self.assertEqual(harness.sha256(received), harness.sha256(down), "backend -> client bytes")
+        self.assertEqual(got_len, len(up), "client -> backend byte count")
+        self.assertEqual(got_sha, harness.sha256(up), "client -> backend bytes")
+
+    def test_concurrent_sessions_keep_their_own_bytes(self):
+        backend = self.echo_backend()
+        front = self.start(backend)
+        payloads = [os.urandom(2 * MiB + i) for i in range(8)]
+        socks = [self.connect(front) for _ in payloads]
+        workers = [harness.Worker(harness.transfer, s, p, 60, name=f"session{i}")
+                   for i, (s, p) in enumerate(zip(socks, payloads))]
+        for w in workers:
+            w.start()
+        for i, (w, p) in enumerate(zip(workers, payloads)):
+            echoed = w.join(90)
+            self.assertEqual(len(echoed), len(p), f"session {i}: byte count")
+            self.assertEqual(harness.sha256(echoed), harness.sha256(p), f"session {i}: bytes")
+        self.assertEqual(backend.accepted, len(payloads))
+
+    def test_client_half_close(self):
+        """Client shuts down write: the backend sees EOF, and can still send."""
+        backend = self.controlled_backend()
+        front = self.start(backend)
+        c = self.connect(front)
+        harness.send_all(c, b"request")
+        c.shutdown(socket.SHUT_WR)
+
+        b = backend.accept()
+        self.assertEqual(harness.recv_until_eof(b), b"request", "backend gets data, then EOF")
+        harness.send_all(b, b"response after the client's EOF, ")
+        harness.send_all(b, b"in two parts")
+        b.close()
+        self.assertEqual(harness.recv_until_eof(c),
+                         b"response after the client's EOF, in two parts")
+
+    def test_backend_half_close(self):
+        """Backend shuts down write first: the client sees EOF, and can still send."""
+        backend = self.controlled_backend()
+        front = self.start(backend)
+        c = self.connect(front)
+        b = backend.accept()
+        harness.send_all(b, b"goodbye")
+        b.shutdown(socket.SHUT_WR)
+
+        self.assertEqual(harness.recv_until_eof(c), b"goodbye", "client gets data, then EOF")
+        harness.send_all(c, b"the client still talks")
+        self.assertEqual(harness.recv_exact(b, 22), b"the client still talks")
+        c.shutdown(socket.SHUT_WR)
+        self.assertEqual(harness.recv_until_eof(b), b"", "backend gets the client's EOF")
+
+    def test_backend_resetting_on_accept_closes_client(self):
+        backend = self.reset_backend()
+        front = self.start(backend)
+        c = self.connect(front)
+        harness.wait_closed(c, timeout=harness.CLOSE_TIMEOUT)
+        self.assertEqual(backend.accepted, 1)
+
+    def established(self, front, backend):
+        """A session known to be relaying both ways: (client socket, backend socket)."""
+        c = self.connect(front)
+        b = backend.accept()
+        harness.send_all(c, b"ping")
+        self.assertEqual(harness.recv_exact(b, 4), b"ping")
+        harness.send_all(b, b"pong")
+        self.assertEqual(harness.recv_exact(c, 4), b"pong")
+        return c, b
+
+    def test_client_reset_closes_backend_side(self):
+        backend = self.controlled_backend()
+        front = self.start(backend)
+        c, b = self.established(front, backend)
+        harness.reset(c)
+        harness.wait_closed(b, timeout=harness.CLOSE_TIMEOUT)
+
+    def test_backend_reset_closes_client_side(self):
+        backend = self.controlled_backend()
+        front = self.start(backend)
+        c, b = self.established(front, backend)
+        harness.reset(b)
+        harness.wait_closed(c, timeout=harness.CLOSE_TIMEOUT)
+
+
+if __name__ == "__main__":
+    unittest.main(testRunner=harness.Runner)
