@@ -158,6 +158,9 @@ mb_address_to_string (GSocketAddress *address)
     return g_strdup ("(unknown)");
   inet = G_INET_SOCKET_ADDRESS (address);
   ip = g_inet_address_to_string (g_inet_socket_address_get_address (inet));
+  /* An IPv4 client of a dual-stack listener shows as ::ffff:a.b.c.d. */
+  if (g_str_has_prefix (ip, "::ffff:") && strchr (ip, '.') != NULL)
+    return g_strdup_printf ("%s:%u", ip + 7, g_inet_socket_address_get_port (inet));
   if (g_socket_address_get_family (address) == G_SOCKET_FAMILY_IPV6)
     return g_strdup_printf ("[%s]:%u", ip, g_inet_socket_address_get_port (inet));
   return g_strdup_printf ("%s:%u", ip, g_inet_socket_address_get_port (inet));

@@ -141,8 +141,8 @@ attempt_failed (Session *session, const gchar *reason)
 {
   mb_log (G_LOG_LEVEL_WARNING, "MB_FRONTEND", frontend_title (session), "MB_CLIENT", session->client_name,
           "MB_BACKEND", session->backend_config->title, "MB_BACKEND_ADDRESS", session->backend_name, NULL,
-          "frontend %s: backend %s (%s): connect failed: %s", frontend_title (session),
-          session->backend_config->title, session->backend_name, reason);
+          "frontend %s: %s: backend %s (%s): connect failed: %s", frontend_title (session),
+          session->client_name, session->backend_config->title, session->backend_name, reason);
   stop_connecting (session);
   try_connect (session);
 }

@@ -87,13 +87,15 @@ def require_ipv6():
         raise unittest.SkipTest("cannot bind ::1 (no IPv6 loopback)")
 
 
-# Processes still alive at interpreter exit (failure paths, KeyboardInterrupt)
-# are killed here; cleanups normally reap them earlier.
+# Processes still alive and temporary directories still present at interpreter
+# exit (KeyboardInterrupt, an exception escaping unittest) are removed here;
+# cleanups normally do it earlier.
 _live_processes = set()
+_temp_dirs = set()
 
 
 @atexit.register
-def _kill_leftovers():
+def _remove_leftovers():
     for proc in list(_live_processes):
         if proc.poll() is None:
             try:
@@ -102,6 +104,20 @@ def _kill_leftovers():
             except (OSError, subprocess.TimeoutExpired):
                 pass
     _live_processes.clear()
+    for d in list(_temp_dirs):
+        shutil.rmtree(d, True)
+    _temp_dirs.clear()
+
+
+def make_temp_dir():
+    d = tempfile.mkdtemp(prefix="mb-e2e-")
+    _temp_dirs.add(d)
+    return d
+
+
+def remove_temp_dir(d):
+    shutil.rmtree(d, True)
+    _temp_dirs.discard(d)
 
 
 def _terminate_handler(signum, frame):
@@ -566,7 +582,8 @@ class _Notify:
         self._own_dir = None
         self.path = os.path.join(directory, "notify.sock")
         if len(os.fsencode(self.path)) > 100:      # sun_path holds 108 bytes
-            self._own_dir = tempfile.mkdtemp(prefix="mb-", dir="/tmp")
+            self._own_dir = tempfile.mkdtemp(prefix="mb-e2e-", dir="/tmp")
+            _temp_dirs.add(self._own_dir)
             self.path = os.path.join(self._own_dir, "notify.sock")
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(self.path)
@@ -587,7 +604,7 @@ class _Notify:
     def close(self):
         close_quietly(self.sock)
         if self._own_dir:
-            shutil.rmtree(self._own_dir, True)
+            remove_temp_dir(self._own_dir)
 
 
 class Daemon:
@@ -760,8 +777,8 @@ class TestCase(unittest.TestCase):
         return outcome
 
     def setUp(self):
-        self.tmpdir = tempfile.mkdtemp(prefix="mb-e2e-")
-        self.addCleanup(shutil.rmtree, self.tmpdir, True)
+        self.tmpdir = make_temp_dir()
+        self.addCleanup(remove_temp_dir, self.tmpdir)
 
     # backends
     def _own(self, backend):

@@ -80,6 +80,16 @@ START_TEST (test_resolve_literals)
 }
 END_TEST
 
+START_TEST (test_mapped_ipv4_shown_as_ipv4)
+{
+  g_autoptr(GInetAddress) mapped = g_inet_address_new_from_string ("::ffff:192.0.2.7");
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (mapped, 5555);
+  g_autofree gchar *text = mb_address_to_string (address);
+
+  ck_assert_str_eq (text, "192.0.2.7:5555");
+}
+END_TEST
+
 START_TEST (test_resolve_name)
 {
   g_autoptr(GError) error = NULL;
@@ -117,6 +127,7 @@ address_suite (void)
   tcase_add_loop_test (parse, test_parse_valid, 0, G_N_ELEMENTS (valid));
   tcase_add_loop_test (parse, test_parse_invalid, 0, G_N_ELEMENTS (invalid));
   tcase_add_test (resolve, test_resolve_literals);
+  tcase_add_test (resolve, test_mapped_ipv4_shown_as_ipv4);
   tcase_add_test (resolve, test_resolve_name);
   tcase_add_test (resolve, test_resolve_failure);
   tcase_set_timeout (resolve, 30);
