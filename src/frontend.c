@@ -22,6 +22,7 @@ typedef struct {
   gchar *name;            /* "127.0.0.1:7070" */
   GSource *source;        /* accept watch, NULL while paused or closed */
   guint resume;           /* timeout id while paused */
+  gint64 last_shortage;   /* monotonic time of the last failed accept, 0: never */
 } Listener;
 
 static gboolean on_incoming (GSocket *socket, GIOCondition condition, gpointer data);
@@ -89,6 +90,7 @@ on_incoming (GSocket *socket, GIOCondition condition, gpointer data)
 {
   Listener *listener = data;
   MbFrontend *frontend = listener->frontend;
+  gint64 now;
 
   for (gint i = 0; i < ACCEPT_BATCH; i++)
     {
@@ -106,10 +108,15 @@ on_incoming (GSocket *socket, GIOCondition condition, gpointer data)
         continue;
 
       /* Out of descriptors or memory: accepting again at once would fail
-       * again at once.  Rest this listener; sessions ending free resources. */
-      mb_log (G_LOG_LEVEL_WARNING, "MB_FRONTEND", frontend->config->title, NULL,
-              "frontend %s: accept on %s: %s; pausing accepts for %d ms",
-              frontend->config->title, listener->name, error->message, ACCEPT_PAUSE_MS);
+       * again at once.  Rest this listener; sessions ending free resources.
+       * One line per shortage (failures less than a second apart), however
+       * many pauses it takes. */
+      now = g_get_monotonic_time ();
+      if (listener->last_shortage == 0 || now - listener->last_shortage > G_USEC_PER_SEC)
+        mb_log (G_LOG_LEVEL_WARNING, "MB_FRONTEND", frontend->config->title, NULL,
+                "frontend %s: accept on %s: %s; pausing accepts for %d ms at a time until it succeeds",
+                frontend->config->title, listener->name, mb_error_reason (error), ACCEPT_PAUSE_MS);
+      listener->last_shortage = now;
       g_clear_pointer (&listener->source, g_source_unref);
       listener->resume = g_timeout_add (ACCEPT_PAUSE_MS, on_resume, listener);
       return G_SOURCE_REMOVE;

@@ -19,6 +19,7 @@ bounded in iterations and in time, nothing sleeps as synchronisation.
 import atexit
 import hashlib
 import os
+import resource
 import queue
 import random
 import re
@@ -607,6 +608,9 @@ class _Notify:
             remove_temp_dir(self._own_dir)
 
 
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
 class Daemon:
     """One mini-balancer process under test.
 
@@ -618,7 +622,7 @@ class Daemon:
     _count = 0
 
     def __init__(self, test, config_text, filename="mini-balancer.conf", args=("-v",),
-                 directory=None):
+                 directory=None, nofile=None):
         self.test = test
         self.dir = directory or test.tmpdir
         self.config_path = os.path.join(self.dir, filename)
@@ -626,6 +630,7 @@ class Daemon:
         with open(self.config_path, mode) as f:
             f.write(config_text)
         self.args = list(args)
+        self.nofile = nofile      # RLIMIT_NOFILE (soft and hard) for the daemon
         self.proc = None
         self.notify = None
         self.returncode = None
@@ -645,9 +650,16 @@ class Daemon:
         for k in ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "WATCHDOG_USEC", "WATCHDOG_PID"):
             env.pop(k, None)
         env["NOTIFY_SOCKET"] = self.notify.path
+        preexec = None
+        if self.nofile is not None:
+            limit = self.nofile
+
+            def preexec():
+                resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                         env=env, cwd=self.dir, close_fds=True)
+                                         env=env, cwd=self.dir, close_fds=True,
+                                         preexec_fn=preexec)
         _live_processes.add(self.proc)
         self.test.addCleanup(self._cleanup)
         self.wait_notify("READY=1", ready_timeout)
@@ -692,6 +704,16 @@ class Daemon:
         self.signal(signal.SIGTERM)
         return self.wait(timeout)
 
+    def cpu_seconds(self):
+        """User + system CPU time the daemon has used so far."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        # utime and stime are fields 14 and 15 of stat(5); fields[0] is field 3.
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def open_fds(self):
+        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
+
     def rss_kib(self):
         with open(f"/proc/{self.proc.pid}/status") as f:
             for line in f:
@@ -709,6 +731,12 @@ class Daemon:
         _live_processes.discard(self.proc)
         if self.notify:
             self.notify.close()
+        # A sanitizer build reports memory errors, leaks and undefined
+        # behaviour on stderr: any such report fails the test.
+        report = _tail(self.stderr_path, 1 << 20)
+        for marker in SANITIZER_MARKERS:
+            if marker in report:
+                self.test.fail(f"sanitizer report ({marker!r}) in daemon stderr:\n{report}")
         # Kept for TestCase.run(), which shows it if the test failed (the
         # temporary directory is gone by then).
         log = (f"--- daemon stderr ({' '.join(self.proc.args)}), exit status "

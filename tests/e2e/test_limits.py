@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""Limits of the host: a daemon that runs out of file descriptors on accept
+pauses that listener instead of spinning, closes nobody it has not accepted,
+and recovers (serving new clients, descriptors back to the baseline) once
+sessions end."""
+
+import os
+import sys
+import time
+import unittest
+
+sys.dont_write_bytecode = True
+sys.path.append(os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+NOFILE = 32          # the daemon's RLIMIT_NOFILE: room for about a dozen sessions
+CLIENTS = 40         # more than that: the rest wait in the listen backlog
+WINDOW = 2.0         # seconds of CPU measurement while at the limit
+
+
+def wait_for(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
+
+
+class Limits(harness.TestCase):
+
+    def test_out_of_descriptors_pauses_and_recovers(self):
+        backend = self.echo_backend()
+        front = harness.free_addr()
+        mb = self.daemon(harness.config(harness.frontend("web", front, [("app", backend.addr)])),
+                         nofile=NOFILE)
+        baseline = mb.open_fds()
+
+        clients = [self.connect(front) for _ in range(CLIENTS)]
+        # The first sessions take every descriptor the daemon may open.
+        wait_for(lambda: mb.open_fds() >= NOFILE - 1, 10, f"the daemon to use {NOFILE} descriptors")
+        harness.send_all(clients[0], b"first")
+        self.assertEqual(harness.recv_exact(clients[0], 5), b"first")
+
+        # At the limit with connections still queued: accept() fails with
+        # EMFILE every time it is tried.  Retrying at once would burn a core.
+        cpu_before = mb.cpu_seconds()
+        time.sleep(WINDOW)  # a measurement window, not synchronisation
+        used = mb.cpu_seconds() - cpu_before
+        self.assertLess(used, 0.25 * WINDOW,
+                        f"daemon used {used:.2f} s of CPU in {WINDOW} s at the descriptor limit")
+        self.assertTrue(mb.running())
+
+        # Sessions end: the daemon frees its descriptors and serves again.
+        for c in clients:
+            harness.close_quietly(c)
+        late = self.connect(front)
+        harness.send_all(late, b"after the storm")
+        self.assertEqual(harness.recv_exact(late, 15, timeout=15), b"after the storm")
+        harness.close_quietly(late)
+        wait_for(lambda: mb.open_fds() == baseline, 15,
+                 f"descriptors back to {baseline} (now {mb.open_fds()})")
+        self.assertEqual(mb.stop(), 0)
+
+
+if __name__ == "__main__":
+    unittest.main(testRunner=harness.Runner)
