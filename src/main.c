@@ -130,7 +130,8 @@ run (Daemon *daemon)
 
   for (guint i = 0; i < daemon->frontends->len; i++)
     mb_frontend_start (daemon->frontends->pdata[i]);
-  status = g_strdup_printf ("serving %u frontends", daemon->frontends->len);
+  status = g_strdup_printf ("serving %u frontend%s", daemon->frontends->len,
+                            daemon->frontends->len == 1 ? "" : "s");
   g_message ("mini-balancer %s started: %s", PACKAGE_VERSION, status);
   mb_notify_ready (status);
 
