@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "config.h"
 #include "config-text.h"
 #include "error.h"
 
@@ -14,24 +15,6 @@ typedef struct {
   GPtrArray *errors;
   GPtrArray *stack;       /* canonical paths being read, to refuse include loops */
 } Builder;
-
-static void add_error (GPtrArray *errors, const gchar *file, gint line, const gchar *format, ...)
-  G_GNUC_PRINTF (4, 5);
-
-static void
-add_error (GPtrArray *errors, const gchar *file, gint line, const gchar *format, ...)
-{
-  va_list args;
-  g_autofree gchar *message = NULL;
-
-  va_start (args, format);
-  message = g_strdup_vprintf (format, args);
-  va_end (args);
-  if (line > 0)
-    g_ptr_array_add (errors, g_strdup_printf ("%s:%d: %s", file, line, message));
-  else
-    g_ptr_array_add (errors, g_strdup_printf ("%s: %s", file, message));
-}
 
 static void
 end_line (Builder *b, const gchar *file, gint line)
@@ -149,7 +132,7 @@ scan (Builder *b, const gchar *file, const gchar *data)
   end_line (b, file, line);
   if (open_braces->len > 0)
     {
-      add_error (b->errors, file, g_array_index (open_braces, gint, open_braces->len - 1),
+      mb_config_error (b->errors, file, g_array_index (open_braces, gint, open_braces->len - 1),
                  "'{' is not closed by '}' before the end of the file");
       ok = FALSE;
     }
@@ -168,28 +151,28 @@ read_file (Builder *b, const gchar *path, const gchar *from_file, gint from_line
 
   if (b->stack->len >= MAX_INCLUDE_DEPTH)
     {
-      add_error (b->errors, from_file, from_line,
+      mb_config_error (b->errors, from_file, from_line,
                  "include: '%s': includes nested more than %d deep", path, MAX_INCLUDE_DEPTH);
       return FALSE;
     }
   for (guint i = 0; i < b->stack->len; i++)
     if (strcmp (b->stack->pdata[i], canonical) == 0)
       {
-        add_error (b->errors, from_file, from_line, "include: '%s' includes itself", path);
+        mb_config_error (b->errors, from_file, from_line, "include: '%s' includes itself", path);
         return FALSE;
       }
   if (!g_file_get_contents (path, &data, &length, &error))
     {
       if (from_file != NULL)
-        add_error (b->errors, from_file, from_line, "include: cannot read '%s': %s",
+        mb_config_error (b->errors, from_file, from_line, "include: cannot read '%s': %s",
                    path, mb_error_reason (error));
       else
-        add_error (b->errors, path, 0, "cannot read the file: %s", mb_error_reason (error));
+        mb_config_error (b->errors, path, 0, "cannot read the file: %s", mb_error_reason (error));
       return FALSE;
     }
   if (memchr (data, '\0', length) != NULL)
     {
-      add_error (b->errors, file, 0, "contains a NUL byte: not a text file");
+      mb_config_error (b->errors, file, 0, "contains a NUL byte: not a text file");
       return FALSE;
     }
 

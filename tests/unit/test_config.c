@@ -6,20 +6,6 @@
 #include "error.h"
 #include "testutil.h"
 
-static gchar *dir;
-
-static void
-setup (void)
-{
-  dir = tmpdir_new ();
-}
-
-static void
-teardown (void)
-{
-  tmpdir_free (dir);
-}
-
 static MbConfig *
 load_text (const gchar *name, const gchar *text, gchar **out_path, GError **error)
 {
@@ -244,7 +230,7 @@ config_suite (void)
   Suite *suite = suite_create ("config");
   TCase *tc = tcase_create ("load");
 
-  tcase_add_checked_fixture (tc, setup, teardown);
+  tcase_add_checked_fixture (tc, dir_setup, dir_teardown);
   tcase_set_timeout (tc, 30);
   tcase_add_test (tc, test_full_example);
   tcase_add_test (tc, test_defaults);

@@ -4,20 +4,6 @@
 #include "config-text.h"
 #include "testutil.h"
 
-static gchar *dir;
-
-static void
-setup (void)
-{
-  dir = tmpdir_new ();
-}
-
-static void
-teardown (void)
-{
-  tmpdir_free (dir);
-}
-
 START_TEST (test_comments_stripped_outside_quotes)
 {
   g_autofree gchar *path = write_file (dir, "a.conf",
@@ -121,7 +107,7 @@ config_text_suite (void)
   Suite *suite = suite_create ("config-text");
   TCase *tc = tcase_create ("read");
 
-  tcase_add_checked_fixture (tc, setup, teardown);
+  tcase_add_checked_fixture (tc, dir_setup, dir_teardown);
   tcase_add_test (tc, test_comments_stripped_outside_quotes);
   tcase_add_test (tc, test_include_relative_with_line_map);
   tcase_add_test (tc, test_include_missing);

@@ -5,20 +5,6 @@
 #include "error.h"
 #include "testutil.h"
 
-static gchar *dir;
-
-static void
-setup (void)
-{
-  dir = tmpdir_new ();
-}
-
-static void
-teardown (void)
-{
-  tmpdir_free (dir);
-}
-
 /* The seed README's example, byte for byte. */
 static const gchar seed[] =
   "[frontend]\n"
@@ -155,7 +141,7 @@ toml_suite (void)
   Suite *suite = suite_create ("toml");
   TCase *tc = tcase_create ("load");
 
-  tcase_add_checked_fixture (tc, setup, teardown);
+  tcase_add_checked_fixture (tc, dir_setup, dir_teardown);
   tcase_add_test (tc, test_seed_example);
   tcase_add_test (tc, test_suffix_case_insensitive);
   tcase_add_test (tc, test_comments_crlf_and_order);

@@ -11,34 +11,49 @@ static inline gchar *
 tmpdir_new (void)
 {
   g_autoptr(GError) error = NULL;
-  gchar *dir = g_dir_make_tmp ("mb-unit-XXXXXX", &error);
+  gchar *path = g_dir_make_tmp ("mb-unit-XXXXXX", &error);
 
-  ck_assert_msg (dir != NULL, "g_dir_make_tmp: %s", error ? error->message : "?");
-  return dir;
+  ck_assert_msg (path != NULL, "g_dir_make_tmp: %s", error ? error->message : "?");
+  return path;
 }
 
 static inline void
-tmpdir_free (gchar *dir)
+tmpdir_free (gchar *path)
 {
-  GDir *d = g_dir_open (dir, 0, NULL);
+  GDir *d = g_dir_open (path, 0, NULL);
   const gchar *name;
 
   while (d != NULL && (name = g_dir_read_name (d)) != NULL)
     {
-      g_autofree gchar *path = g_build_filename (dir, name, NULL);
-      g_remove (path);
+      g_autofree gchar *file = g_build_filename (path, name, NULL);
+      g_remove (file);
     }
   if (d != NULL)
     g_dir_close (d);
-  g_rmdir (dir);
-  g_free (dir);
+  g_rmdir (path);
+  g_free (path);
 }
 
-/* Writes CONTENT to DIR/NAME and returns the path. */
-static inline gchar *
-write_file (const gchar *dir, const gchar *name, const gchar *content)
+/* A checked fixture giving each test a fresh directory in `dir`. */
+static gchar *dir;
+
+static inline void
+dir_setup (void)
 {
-  gchar *path = g_build_filename (dir, name, NULL);
+  dir = tmpdir_new ();
+}
+
+static inline void
+dir_teardown (void)
+{
+  tmpdir_free (dir);
+}
+
+/* Writes CONTENT to DIRECTORY/NAME and returns the path. */
+static inline gchar *
+write_file (const gchar *directory, const gchar *name, const gchar *content)
+{
+  gchar *path = g_build_filename (directory, name, NULL);
 
   ck_assert_msg (g_file_set_contents (path, content, -1, NULL), "cannot write %s", path);
   return path;
