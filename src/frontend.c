@@ -155,13 +155,22 @@ listen_on (const MbFrontendConfig *config, GSocketAddress *address, GError **err
 }
 
 static gboolean
-add_listener (MbFrontend *frontend, GSocketAddress *address, GError **error)
+add_listener (MbFrontend *frontend, MbInherited *inherited, GSocketAddress *address, GError **error)
 {
   g_autoptr(GError) local_error = NULL;
   g_autofree gchar *name = mb_address_to_string (address);
-  GSocket *socket = listen_on (frontend->config, address, &local_error);
+  const gchar *socket_name = NULL;
+  GSocket *socket = NULL;
   Listener *listener;
 
+  if (inherited != NULL)
+    socket = mb_inherited_claim (inherited, G_INET_SOCKET_ADDRESS (address), &socket_name);
+  if (socket != NULL)
+    mb_log (G_LOG_LEVEL_DEBUG, "MB_FRONTEND", frontend->config->title, NULL,
+            "frontend %s: %s: using the socket '%s' passed by systemd",
+            frontend->config->title, name, socket_name);
+  else
+    socket = listen_on (frontend->config, address, &local_error);
   if (socket == NULL)
     {
       g_set_error (error, local_error->domain, local_error->code, "frontend %s: bind %s: %s",
@@ -177,7 +186,7 @@ add_listener (MbFrontend *frontend, GSocketAddress *address, GError **error)
 }
 
 gboolean
-mb_frontend_bind (MbFrontend *frontend, GError **error)
+mb_frontend_bind (MbFrontend *frontend, MbInherited *inherited, GError **error)
 {
   const MbFrontendConfig *config = frontend->config;
 
@@ -191,7 +200,7 @@ mb_frontend_bind (MbFrontend *frontend, GError **error)
 
       /* GSocket makes IPv6 sockets dual-stack: [::] takes IPv4 too.  Fall
        * back to IPv4 only where the host has no IPv6. */
-      if (add_listener (frontend, address6, &v6_error))
+      if (add_listener (frontend, inherited, address6, &v6_error))
         return TRUE;
       if (g_error_matches (v6_error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE))
         {
@@ -199,13 +208,13 @@ mb_frontend_bind (MbFrontend *frontend, GError **error)
           goto failed;
         }
       mb_log (G_LOG_LEVEL_DEBUG, NULL, "%s; trying IPv4 only", v6_error->message);
-      if (add_listener (frontend, address4, error))
+      if (add_listener (frontend, inherited, address4, error))
         return TRUE;
     }
   else
     {
       for (guint i = 0; i < config->bind_addresses->len; i++)
-        if (!add_listener (frontend, config->bind_addresses->pdata[i], error))
+        if (!add_listener (frontend, inherited, config->bind_addresses->pdata[i], error))
           goto failed;
       return TRUE;
     }

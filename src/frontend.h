@@ -10,6 +10,7 @@
 
 #include <gio/gio.h>
 
+#include "activation.h"
 #include "balancer.h"
 #include "config.h"
 
@@ -24,8 +25,10 @@ struct MbFrontend {
 };
 
 MbFrontend *mb_frontend_new (const MbFrontendConfig *config);
-/* Binds and listens on every address; on failure nothing stays bound. */
-gboolean mb_frontend_bind (MbFrontend *frontend, GError **error);
+/* Listens on every address: on a socket claimed from INHERITED (may be
+ * NULL) when one matches, else on one it binds.  On failure nothing stays
+ * bound. */
+gboolean mb_frontend_bind (MbFrontend *frontend, MbInherited *inherited, GError **error);
 /* Starts accepting connections from the main loop. */
 void mb_frontend_start (MbFrontend *frontend);
 /* Closes the listening sockets at once: new connections are refused. */

@@ -106,21 +106,34 @@ static int
 run (Daemon *daemon)
 {
   g_autofree gchar *status = NULL;
+  g_autoptr(MbInherited) inherited = NULL;
+  g_autoptr(GError) error = NULL;
   guint signals[3];
 
+  inherited = mb_inherited_take (&error);
+  if (inherited == NULL)
+    {
+      g_critical ("%s", error->message);
+      return 1;
+    }
   for (guint i = 0; i < daemon->config->frontends->len; i++)
     {
       MbFrontend *frontend = mb_frontend_new (daemon->config->frontends->pdata[i]);
-      g_autoptr(GError) error = NULL;
 
       g_ptr_array_add (daemon->frontends, frontend);
-      if (!mb_frontend_bind (frontend, &error))
+      if (!mb_frontend_bind (frontend, inherited, &error))
         {
           /* Freeing the frontends closes whatever was bound before. */
           g_critical ("%s", error->message);
           return 1;
         }
     }
+  if (!mb_inherited_check_all_claimed (inherited, &error))
+    {
+      g_critical ("%s", error->message);
+      return 1;
+    }
+  g_clear_pointer (&inherited, mb_inherited_free);
 
   daemon->loop = g_main_loop_new (NULL, FALSE);
   signals[0] = g_unix_signal_add (SIGTERM, on_stop_signal, daemon);
