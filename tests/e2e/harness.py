@@ -17,6 +17,7 @@ bounded in iterations and in time, nothing sleeps as synchronisation.
 """
 
 import atexit
+import fcntl
 import hashlib
 import os
 import resource
@@ -622,7 +623,7 @@ class Daemon:
     _count = 0
 
     def __init__(self, test, config_text, filename="mini-balancer.conf", args=("-v",),
-                 directory=None, nofile=None):
+                 directory=None, nofile=None, inherit=()):
         self.test = test
         self.dir = directory or test.tmpdir
         self.config_path = os.path.join(self.dir, filename)
@@ -631,6 +632,7 @@ class Daemon:
             f.write(config_text)
         self.args = list(args)
         self.nofile = nofile      # RLIMIT_NOFILE (soft and hard) for the daemon
+        self.inherit = list(inherit)  # [(socket, name)] passed as systemd would (fd 3, 4, ...)
         self.proc = None
         self.notify = None
         self.returncode = None
@@ -643,6 +645,12 @@ class Daemon:
         return self.proc.pid
 
     def start(self, ready_timeout=READY_TIMEOUT):
+        self.launch()
+        self.wait_notify("READY=1", ready_timeout)
+        return self
+
+    def launch(self):
+        """Start the process without waiting for readiness."""
         require_notify()
         argv = [binary(), *self.args, "-c", self.config_path]
         self.notify = _Notify(self.dir)
@@ -650,19 +658,31 @@ class Daemon:
         for k in ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "WATCHDOG_USEC", "WATCHDOG_PID"):
             env.pop(k, None)
         env["NOTIFY_SOCKET"] = self.notify.path
-        preexec = None
-        if self.nofile is not None:
-            limit = self.nofile
+        limit = self.nofile
+        sources = [s.fileno() for s, _ in self.inherit]
+        pass_fds = ()
+        if sources:
+            # Socket activation as systemd does it: the sockets at fd 3, 4, ...
+            # and LISTEN_PID naming the daemon itself (the shell execs it).
+            env["LISTEN_FDS"] = str(len(sources))
+            env["LISTEN_FDNAMES"] = ":".join(name for _, name in self.inherit)
+            argv = ["/bin/sh", "-c", 'LISTEN_PID=$$; export LISTEN_PID; exec "$0" "$@"', *argv]
+            pass_fds = tuple(range(3, 3 + len(sources)))
 
-            def preexec():
+        def preexec():
+            if limit is not None:
                 resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+            # Runs in the child before the other descriptors are closed.
+            high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 100) for fd in sources]
+            for i, fd in enumerate(high):
+                os.dup2(fd, 3 + i)
+                os.close(fd)
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                                          env=env, cwd=self.dir, close_fds=True,
-                                         preexec_fn=preexec)
+                                         pass_fds=pass_fds, preexec_fn=preexec)
         _live_processes.add(self.proc)
         self.test.addCleanup(self._cleanup)
-        self.wait_notify("READY=1", ready_timeout)
         return self
 
     def stderr(self):
