@@ -12,6 +12,8 @@
 #include "config.h"
 
 #include <confuse.h>
+#include <grp.h>
+#include <pwd.h>
 #include <string.h>
 
 #include "address.h"
@@ -121,6 +123,7 @@ mb_config_new (const gchar *path)
   config->path = g_strdup (path);
   config->log_level = MB_LOG_LEVEL_MESSAGE;
   config->shutdown_timeout_ms = MB_DEFAULT_SHUTDOWN_TIMEOUT_MS;
+  config->max_connections = MB_DEFAULT_MAX_CONNECTIONS;
   config->frontends = g_ptr_array_new_with_free_func (frontend_config_free);
   return config;
 }
@@ -131,6 +134,8 @@ mb_config_free (MbConfig *config)
   if (config == NULL)
     return;
   g_free (config->path);
+  g_free (config->user);
+  g_free (config->group);
   g_ptr_array_unref (config->frontends);
   g_free (config);
 }
@@ -236,10 +241,41 @@ finish_frontend (MbFrontendConfig *frontend, GPtrArray *errors)
     }
 }
 
+/* Looks up user and group once, at load: the names must exist here and now. */
+static void
+finish_identity (MbConfig *config, GPtrArray *errors)
+{
+  if (config->user != NULL)
+    {
+      struct passwd *pw = getpwnam (config->user);
+
+      if (pw == NULL)
+        mb_config_error (errors, config->user_file, config->user_line,
+                         "user: unknown user '%s'", config->user);
+      else
+        {
+          config->uid = pw->pw_uid;
+          config->gid = pw->pw_gid;
+        }
+    }
+  if (config->group != NULL)
+    {
+      struct group *gr = getgrnam (config->group);
+
+      if (gr == NULL)
+        mb_config_error (errors, config->group_file, config->group_line,
+                         "group: unknown group '%s'", config->group);
+      else
+        config->gid = gr->gr_gid;
+    }
+}
+
 gboolean
 mb_config_finish (MbConfig *config, GPtrArray *errors)
 {
   guint before = errors->len;
+
+  finish_identity (config, errors);
 
   if (config->frontends->len == 0)
     mb_config_error (errors, config->path, 0,
@@ -352,12 +388,46 @@ get_duration (cfg_t *section, const gchar *name, const gchar *prefix, guint64 *o
     }
 }
 
+/* Reads an optional whole-number option from MIN to MAX into *OUT. */
+static void
+get_number (cfg_t *section, const gchar *name, const gchar *prefix, guint min, guint max,
+            guint *out, GPtrArray *errors)
+{
+  Located *value = get_located (section, name);
+  guint64 number = 0;
+
+  if (value == NULL)
+    return;
+  if (!g_ascii_string_to_unsigned (value->text, 10, min, max, &number, NULL))
+    {
+      MbSourceLine at = locate (value->line);
+      mb_config_error (errors, at.file, at.line, "%s%s: '%s' is not a number from %u to %u",
+                       prefix, name, value->text, min, max);
+      return;
+    }
+  *out = (guint) number;
+}
+
+/* Reads an optional string option into *OUT (newly allocated). */
+static void
+get_string (cfg_t *section, const gchar *name, gchar **out, const gchar **file, gint *line)
+{
+  Located *value = get_located (section, name);
+  MbSourceLine at;
+
+  if (value == NULL)
+    return;
+  at = locate (value->line);
+  *out = g_strdup (value->text);
+  *file = at.file;
+  *line = at.line;
+}
+
 static void
 read_frontend (MbConfig *config, cfg_t *section, GPtrArray *errors)
 {
   Located *bind_on = get_located (section, "bind_on");
   Located *balance = get_located (section, "balance");
-  Located *backlog = get_located (section, "backlog");
   MbSourceLine where = locate (bind_on ? bind_on->line : section->line);
   MbFrontendConfig *frontend = mb_config_add_frontend (config, cfg_title (section), where.file, where.line);
   g_autofree gchar *prefix = g_strdup_printf ("frontend %s: ", frontend->title);
@@ -380,18 +450,8 @@ read_frontend (MbConfig *config, cfg_t *section, GPtrArray *errors)
     }
   get_duration (section, "idle_timeout", prefix, &frontend->idle_timeout_ms, errors);
 
-  if (backlog != NULL)
-    {
-      guint64 value = 0;
-
-      if (!g_ascii_string_to_unsigned (backlog->text, 10, 1, MB_MAX_BACKLOG, &value, NULL))
-        {
-          MbSourceLine at = locate (backlog->line);
-          mb_config_error (errors, at.file, at.line,
-                           "%sbacklog: '%s' is not a number from 1 to %d", prefix, backlog->text, MB_MAX_BACKLOG);
-        }
-      frontend->backlog = (guint) value;
-    }
+  get_number (section, "backlog", prefix, 1, MB_MAX_BACKLOG, &frontend->backlog, errors);
+  get_number (section, "max_connections", prefix, 0, MB_MAX_MAX_CONNECTIONS, &frontend->max_connections, errors);
 
   for (guint i = 0; i < cfg_size (section, "backend"); i++)
     {
@@ -419,12 +479,16 @@ config_confuse_load (const gchar *path, GPtrArray *errors)
     CFG_PTR_CB ("connect_timeout", NULL, CFGF_NODEFAULT, located_parse, located_free),
     CFG_PTR_CB ("idle_timeout", NULL, CFGF_NODEFAULT, located_parse, located_free),
     CFG_PTR_CB ("backlog", NULL, CFGF_NODEFAULT, located_parse, located_free),
+    CFG_PTR_CB ("max_connections", NULL, CFGF_NODEFAULT, located_parse, located_free),
     CFG_SEC ("backend", backend_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
     CFG_END ()
   };
   cfg_opt_t opts[] = {
     CFG_PTR_CB ("log_level", NULL, CFGF_NODEFAULT, located_parse, located_free),
     CFG_PTR_CB ("shutdown_timeout", NULL, CFGF_NODEFAULT, located_parse, located_free),
+    CFG_PTR_CB ("max_connections", NULL, CFGF_NODEFAULT, located_parse, located_free),
+    CFG_PTR_CB ("user", NULL, CFGF_NODEFAULT, located_parse, located_free),
+    CFG_PTR_CB ("group", NULL, CFGF_NODEFAULT, located_parse, located_free),
     CFG_SEC ("frontend", frontend_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
     CFG_END ()
   };
@@ -464,6 +528,9 @@ config_confuse_load (const gchar *path, GPtrArray *errors)
                            log_level->text);
         }
       get_duration (cfg, "shutdown_timeout", "", &config->shutdown_timeout_ms, errors);
+      get_number (cfg, "max_connections", "", 1, MB_MAX_MAX_CONNECTIONS, &config->max_connections, errors);
+      get_string (cfg, "user", &config->user, &config->user_file, &config->user_line);
+      get_string (cfg, "group", &config->group, &config->group_file, &config->group_line);
       for (guint i = 0; i < cfg_size (cfg, "frontend"); i++)
         read_frontend (config, cfg_getnsec (cfg, "frontend", i), errors);
     }

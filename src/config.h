@@ -13,6 +13,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <sys/types.h>
 
 G_BEGIN_DECLS
 
@@ -33,6 +34,8 @@ typedef enum {
 #define MB_DEFAULT_IDLE_TIMEOUT_MS     (3600 * 1000)
 #define MB_DEFAULT_BACKLOG             1024
 #define MB_MAX_BACKLOG                 65535
+#define MB_DEFAULT_MAX_CONNECTIONS     10000
+#define MB_MAX_MAX_CONNECTIONS         1000000
 
 typedef struct {
   gchar *title;
@@ -54,6 +57,7 @@ typedef struct {
   guint64 connect_timeout_ms;
   guint64 idle_timeout_ms; /* 0: never */
   guint backlog;
+  guint max_connections;   /* live sessions of this frontend; 0: only the global limit */
   GPtrArray *backends;     /* MbBackendConfig, in file order */
 } MbFrontendConfig;
 
@@ -61,6 +65,13 @@ typedef struct {
   gchar *path;
   MbLogLevel log_level;
   guint64 shutdown_timeout_ms; /* 0: don't wait */
+  guint max_connections;   /* live sessions of all frontends together */
+  gchar *user;             /* drop privileges to this user after binding; NULL: don't */
+  gchar *group;            /* ... and this group; NULL: the user's primary group */
+  const gchar *user_file, *group_file; /* interned: where user and group are set */
+  gint user_line, group_line;
+  uid_t uid;               /* resolved at load when user is set */
+  gid_t gid;               /* resolved at load when user or group is set */
   GPtrArray *frontends;    /* MbFrontendConfig, in file order */
 } MbConfig;
 

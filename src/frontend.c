@@ -20,16 +20,21 @@ typedef struct {
   MbFrontend *frontend;
   GSocket *socket;
   gchar *name;            /* "127.0.0.1:7070" */
-  GSource *source;        /* accept watch, NULL while paused or closed */
-  guint resume;           /* timeout id while paused */
-  gint64 last_shortage;   /* monotonic time of the last failed accept, 0: never */
+  GSource *source;        /* accept watch, NULL while the frontend does not accept */
 } Listener;
+
+/* Every frontend, so that a session ending anywhere can wake the frontends
+ * that the global limit holds back. */
+static GPtrArray *all_frontends;
+static guint global_max_connections = MB_DEFAULT_MAX_CONNECTIONS;
 
 static gboolean on_incoming (GSocket *socket, GIOCondition condition, gpointer data);
 
 static void
 listener_watch (Listener *listener)
 {
+  if (listener->source != NULL)
+    return;
   listener->source = g_socket_create_source (listener->socket, G_IO_IN, NULL);
   g_source_set_callback (listener->source, (GSourceFunc) (void (*) (void)) on_incoming, listener, NULL);
   g_source_attach (listener->source, NULL);
@@ -51,8 +56,6 @@ listener_free (gpointer data)
   Listener *listener = data;
 
   listener_unwatch (listener);
-  if (listener->resume != 0)
-    g_source_remove (listener->resume);
   if (listener->socket != NULL)
     {
       g_socket_close (listener->socket, NULL);
@@ -63,13 +66,68 @@ listener_free (gpointer data)
 }
 
 static gboolean
+below_limits (const MbFrontend *frontend)
+{
+  return (frontend->config->max_connections == 0 || frontend->live < frontend->config->max_connections)
+         && mb_session_count () < global_max_connections;
+}
+
+/* Accepts when neither paused nor at a limit; otherwise leaves new
+ * connections in the kernel's backlog.  Never accepts only to drop. */
+static void
+update_accepting (MbFrontend *frontend)
+{
+  gboolean below = below_limits (frontend);
+
+  if (!below && !frontend->held)
+    {
+      gint64 now = g_get_monotonic_time ();
+
+      /* Once per 10 s at most: a busy frontend can touch its limit often. */
+      if (now - frontend->last_limit_log > 10 * G_USEC_PER_SEC || frontend->last_limit_log == 0)
+        {
+          frontend->last_limit_log = now;
+          mb_log (G_LOG_LEVEL_WARNING, "MB_FRONTEND", frontend->config->title, NULL,
+                  "frontend %s: at max_connections (%u here, %u in all): new connections wait until sessions end",
+                  frontend->config->title, frontend->live, mb_session_count ());
+        }
+    }
+  frontend->held = !below;
+
+  for (guint i = 0; i < frontend->listeners->len; i++)
+    {
+      if (below && frontend->resume == 0)
+        listener_watch (frontend->listeners->pdata[i]);
+      else
+        listener_unwatch (frontend->listeners->pdata[i]);
+    }
+}
+
+static gboolean
 on_resume (gpointer data)
 {
-  Listener *listener = data;
+  MbFrontend *frontend = data;
 
-  listener->resume = 0;
-  listener_watch (listener);
+  frontend->resume = 0;
+  update_accepting (frontend);
   return G_SOURCE_REMOVE;
+}
+
+void
+mb_frontend_pause (MbFrontend *frontend, const gchar *what, const GError *error)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  /* One line per shortage (failures less than a second apart), however
+   * many pauses it takes. */
+  if (frontend->last_shortage == 0 || now - frontend->last_shortage > G_USEC_PER_SEC)
+    mb_log (G_LOG_LEVEL_WARNING, "MB_FRONTEND", frontend->config->title, NULL,
+            "frontend %s: %s: %s; pausing accepts for %d ms at a time until resources return",
+            frontend->config->title, what, mb_error_reason (error), ACCEPT_PAUSE_MS);
+  frontend->last_shortage = now;
+  if (frontend->resume == 0 && frontend->listeners->len > 0)
+    frontend->resume = g_timeout_add (ACCEPT_PAUSE_MS, on_resume, frontend);
+  update_accepting (frontend);
 }
 
 static gboolean
@@ -90,13 +148,19 @@ on_incoming (GSocket *socket, GIOCondition condition, gpointer data)
 {
   Listener *listener = data;
   MbFrontend *frontend = listener->frontend;
-  gint64 now;
 
   for (gint i = 0; i < ACCEPT_BATCH; i++)
     {
       g_autoptr(GError) error = NULL;
-      GSocket *client = g_socket_accept (socket, NULL, &error);
+      GSocket *client;
 
+      if (!below_limits (frontend))
+        {
+          /* Removes this very watch too; GLib allows that from its callback. */
+          update_accepting (frontend);
+          return G_SOURCE_REMOVE;
+        }
+      client = g_socket_accept (socket, NULL, &error);
       if (client != NULL)
         {
           mb_session_start (frontend, client);
@@ -108,20 +172,42 @@ on_incoming (GSocket *socket, GIOCondition condition, gpointer data)
         continue;
 
       /* Out of descriptors or memory: accepting again at once would fail
-       * again at once.  Rest this listener; sessions ending free resources.
-       * One line per shortage (failures less than a second apart), however
-       * many pauses it takes. */
-      now = g_get_monotonic_time ();
-      if (listener->last_shortage == 0 || now - listener->last_shortage > G_USEC_PER_SEC)
-        mb_log (G_LOG_LEVEL_WARNING, "MB_FRONTEND", frontend->config->title, NULL,
-                "frontend %s: accept on %s: %s; pausing accepts for %d ms at a time until it succeeds",
-                frontend->config->title, listener->name, mb_error_reason (error), ACCEPT_PAUSE_MS);
-      listener->last_shortage = now;
-      g_clear_pointer (&listener->source, g_source_unref);
-      listener->resume = g_timeout_add (ACCEPT_PAUSE_MS, on_resume, listener);
+       * again at once.  Rest; sessions ending free resources. */
+      {
+        g_autofree gchar *what = g_strdup_printf ("accept on %s", listener->name);
+        mb_frontend_pause (frontend, what, error);
+      }
       return G_SOURCE_REMOVE;
     }
   return G_SOURCE_CONTINUE;
+}
+
+void
+mb_frontend_set_global_limit (guint max_connections)
+{
+  global_max_connections = max_connections;
+}
+
+void
+mb_frontend_session_started (MbFrontend *frontend)
+{
+  frontend->live++;
+}
+
+void
+mb_frontend_session_ended (MbFrontend *frontend)
+{
+  frontend->live--;
+  if (frontend->held)
+    update_accepting (frontend);
+  /* A session of this frontend also frees a place under the global limit. */
+  for (guint i = 0; all_frontends != NULL && i < all_frontends->len; i++)
+    {
+      MbFrontend *other = all_frontends->pdata[i];
+
+      if (other != frontend && other->held)
+        update_accepting (other);
+    }
 }
 
 MbFrontend *
@@ -132,6 +218,9 @@ mb_frontend_new (const MbFrontendConfig *config)
   frontend->config = config;
   mb_balancer_init (&frontend->balancer, config->balance, config->backends->len);
   frontend->listeners = g_ptr_array_new_with_free_func (listener_free);
+  if (all_frontends == NULL)
+    all_frontends = g_ptr_array_new ();
+  g_ptr_array_add (all_frontends, frontend);
   return frontend;
 }
 
@@ -230,15 +319,18 @@ mb_frontend_start (MbFrontend *frontend)
     {
       Listener *listener = frontend->listeners->pdata[i];
 
-      listener_watch (listener);
       mb_log (G_LOG_LEVEL_INFO, "MB_FRONTEND", frontend->config->title, NULL,
               "frontend %s: listening on %s", frontend->config->title, listener->name);
     }
+  update_accepting (frontend);
 }
 
 void
 mb_frontend_close (MbFrontend *frontend)
 {
+  if (frontend->resume != 0)
+    g_source_remove (frontend->resume);
+  frontend->resume = 0;
   g_ptr_array_set_size (frontend->listeners, 0);
 }
 
@@ -247,6 +339,10 @@ mb_frontend_free (MbFrontend *frontend)
 {
   if (frontend == NULL)
     return;
+  mb_frontend_close (frontend);
   g_ptr_array_unref (frontend->listeners);
+  g_ptr_array_remove (all_frontends, frontend);
+  if (all_frontends->len == 0)
+    g_clear_pointer (&all_frontends, g_ptr_array_unref);
   g_free (frontend);
 }

@@ -21,7 +21,12 @@ typedef struct MbFrontend MbFrontend;
 struct MbFrontend {
   const MbFrontendConfig *config;  /* borrowed: the MbConfig outlives us */
   MbBalancer balancer;
-  GPtrArray *listeners;            /* private */
+  guint live;                      /* sessions of this frontend */
+  /* private */
+  GPtrArray *listeners;
+  gboolean held;                   /* at a max_connections limit: not accepting */
+  guint resume;                    /* timer while paused for lack of resources */
+  gint64 last_shortage, last_limit_log;
 };
 
 MbFrontend *mb_frontend_new (const MbFrontendConfig *config);
@@ -34,5 +39,15 @@ void mb_frontend_start (MbFrontend *frontend);
 /* Closes the listening sockets at once: new connections are refused. */
 void mb_frontend_close (MbFrontend *frontend);
 void mb_frontend_free (MbFrontend *frontend);
+
+/* The limit on live sessions of all frontends together (max_connections). */
+void mb_frontend_set_global_limit (guint max_connections);
+/* Sessions tell their frontend when they start and end, so that it stops
+ * accepting at max_connections and starts again below. */
+void mb_frontend_session_started (MbFrontend *frontend);
+void mb_frontend_session_ended (MbFrontend *frontend);
+/* Stops accepting for a moment after WHAT failed for lack of descriptors or
+ * memory (ERROR); logs once per shortage. */
+void mb_frontend_pause (MbFrontend *frontend, const gchar *what, const GError *error);
 
 G_END_DECLS

@@ -18,6 +18,7 @@
 #include "frontend.h"
 #include "log.h"
 #include "notify.h"
+#include "privileges.h"
 #include "session.h"
 
 typedef struct {
@@ -134,6 +135,12 @@ run (Daemon *daemon)
       return 1;
     }
   g_clear_pointer (&inherited, mb_inherited_free);
+  /* Everything is bound: from here on, no privilege is needed. */
+  if (!mb_privileges_drop (daemon->config, &error))
+    {
+      g_critical ("%s", error->message);
+      return 1;
+    }
 
   daemon->loop = g_main_loop_new (NULL, FALSE);
   signals[0] = g_unix_signal_add (SIGTERM, on_stop_signal, daemon);
@@ -221,6 +228,8 @@ main (int argc, char **argv)
     }
 
   mb_log_set_level (MIN (config->log_level + (guint) verbosity, MB_LOG_LEVEL_DEBUG));
+  mb_privileges_raise_fd_limit (config);
+  mb_frontend_set_global_limit (config->max_connections);
   daemon.config = config;
   daemon.frontends = g_ptr_array_new_with_free_func ((GDestroyNotify) mb_frontend_free);
   status = run (&daemon);

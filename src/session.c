@@ -79,6 +79,7 @@ session_end (Session *session)
   g_clear_object (&session->client);
   g_free (session->client_name);
   g_queue_unlink (&live_sessions, &session->link);
+  mb_frontend_session_ended (session->frontend);
   g_free (session);
 
   if (live_sessions.length == 0 && idle_callback != NULL)
@@ -199,7 +200,12 @@ try_connect (Session *session)
                                        G_SOCKET_PROTOCOL_TCP, &error);
       if (session->backend == NULL)
         {
-          attempt_failed (session, error->message);
+          /* Not the backend's fault: we are out of descriptors or memory.
+           * Close this client and let the frontend rest. */
+          g_autofree gchar *what = g_strdup_printf ("%s: socket for backend %s", session->client_name,
+                                                    backend->title);
+          mb_frontend_pause (session->frontend, what, error);
+          session_end (session);
           return;
         }
       g_socket_set_blocking (session->backend, FALSE);
@@ -240,6 +246,7 @@ mb_session_start (MbFrontend *frontend, GSocket *client)
   session->started = g_get_monotonic_time ();
   session->first = mb_balancer_pick (&frontend->balancer);
   g_queue_push_tail_link (&live_sessions, &session->link);
+  mb_frontend_session_started (frontend);
   set_nodelay (client);
 
   mb_log (G_LOG_LEVEL_INFO, "MB_FRONTEND", frontend->config->title, "MB_CLIENT", session->client_name, NULL,

@@ -589,6 +589,8 @@ class _Notify:
             self.path = os.path.join(self._own_dir, "notify.sock")
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(self.path)
+        # Like systemd's: a daemon that has dropped privileges still reaches it.
+        os.chmod(self.path, 0o777)
         self.lines = []
 
     def poll(self, timeout):

@@ -64,6 +64,31 @@ START_TEST (test_full_example)
 }
 END_TEST
 
+START_TEST (test_limits_and_identity)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MbConfig) config = load_text ("id.conf",
+    "max_connections = 500\n"
+    "user = root\n"
+    "group = \"root\"\n"
+    "frontend f {\n"
+    "  bind_on = \"127.0.0.1:1\"\n"
+    "  max_connections = 20\n"
+    "  backend b { forward_to = \"127.0.0.1:2\" }\n"
+    "}\n", NULL, &error);
+  MbFrontendConfig *f;
+
+  ck_assert_msg (config != NULL, "%s", error ? error->message : "");
+  ck_assert_uint_eq (config->max_connections, 500);
+  ck_assert_str_eq (config->user, "root");
+  ck_assert_str_eq (config->group, "root");
+  ck_assert_uint_eq (config->uid, 0);
+  ck_assert_uint_eq (config->gid, 0);
+  f = config->frontends->pdata[0];
+  ck_assert_uint_eq (f->max_connections, 20);
+}
+END_TEST
+
 START_TEST (test_defaults)
 {
   g_autoptr(GError) error = NULL;
@@ -79,6 +104,10 @@ START_TEST (test_defaults)
   ck_assert_uint_eq (f->connect_timeout_ms, 5000);
   ck_assert_uint_eq (f->idle_timeout_ms, 3600000);
   ck_assert_uint_eq (f->backlog, 1024);
+  ck_assert_uint_eq (f->max_connections, 0);
+  ck_assert_uint_eq (config->max_connections, 10000);
+  ck_assert_ptr_null (config->user);
+  ck_assert_ptr_null (config->group);
 }
 END_TEST
 
@@ -118,6 +147,11 @@ static const struct { const gchar *text; gint line; const gchar *why; } errors[]
     2, "frontend f: bind_on: cannot resolve 'nowhere.invalid'" },
   { "frontend f {\n  bind_on = \"127.0.0.1:1\"\n  bind_on = \"127.0.0.1:2\"\n  backend b { forward_to = \"127.0.0.1:2\" }\n}\n",
     3, "bind_on is set twice (first at" },
+  { "max_connections = 0\n" GOOD_FRONTEND, 1, "max_connections: '0' is not a number from 1 to 1000000" },
+  { "frontend f {\n  bind_on = \"127.0.0.1:1\"\n  max_connections = lots\n  backend b { forward_to = \"127.0.0.1:2\" }\n}\n",
+    3, "frontend f: max_connections: 'lots' is not a number from 0 to 1000000" },
+  { GOOD_FRONTEND "user = \"no-such-user-mb\"\n", 5, "user: unknown user 'no-such-user-mb'" },
+  { GOOD_FRONTEND "\ngroup = no-such-group-mb\n", 6, "group: unknown group 'no-such-group-mb'" },
   /* structure */
   { "frontend f {\n  bind_on = \"127.0.0.1:1\"\n}\n", 2, "frontend f: no backend defined" },
   { "frontend f {\n  backend b { forward_to = \"127.0.0.1:2\" }\n}\n", 3, "frontend f: bind_on is required" },
@@ -234,6 +268,7 @@ config_suite (void)
   tcase_set_timeout (tc, 30);
   tcase_add_test (tc, test_full_example);
   tcase_add_test (tc, test_defaults);
+  tcase_add_test (tc, test_limits_and_identity);
   tcase_add_loop_test (tc, test_error_names_line, 0, G_N_ELEMENTS (errors));
   tcase_add_test (tc, test_all_errors_reported);
   tcase_add_test (tc, test_include);
