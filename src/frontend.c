@@ -164,6 +164,10 @@ on_incoming (GSocket *socket, GIOCondition condition, gpointer data)
       if (client != NULL)
         {
           mb_session_start (frontend, client);
+          /* That session may have run out of descriptors and paused us:
+           * then this watch is gone, and so is the rest of the batch. */
+          if (listener->source == NULL)
+            return G_SOURCE_REMOVE;
           continue;
         }
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))

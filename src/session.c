@@ -1,6 +1,9 @@
 /* session.c - one client connection; see session.h. */
 #include "build-config.h"
 
+#ifdef HAVE_MALLOC_TRIM
+#include <malloc.h>
+#endif
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -82,8 +85,16 @@ session_end (Session *session)
   mb_frontend_session_ended (session->frontend);
   g_free (session);
 
-  if (live_sessions.length == 0 && idle_callback != NULL)
-    idle_callback (idle_user_data);
+  if (live_sessions.length == 0)
+    {
+#ifdef HAVE_MALLOC_TRIM
+      /* Give the relay buffers of a busy spell back to the system, so that
+       * an idle daemon returns to its resting size. */
+      malloc_trim (0);
+#endif
+      if (idle_callback != NULL)
+        idle_callback (idle_user_data);
+    }
 }
 
 static void

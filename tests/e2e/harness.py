@@ -42,6 +42,16 @@ IO_TIMEOUT = 5.0       # one socket operation
 CLOSE_TIMEOUT = 10.0   # waiting for the daemon to close a connection
 EXIT_TIMEOUT = 10.0    # waiting for the daemon to exit
 
+# Opt-in memcheck: with MB_VALGRIND=1 every daemon (Daemon and run()) runs under
+# valgrind, and a test fails if valgrind reports any error or any definitely or
+# indirectly lost byte (see _valgrind_argv() and valgrind_findings()).  The
+# daemon then starts, and stops after its leak check, several times slower.
+VALGRIND = os.environ.get("MB_VALGRIND", "0") == "1"
+VALGRIND_RESERVED_FDS = 12   # valgrind takes the top 12 of RLIMIT_NOFILE for itself
+if VALGRIND:
+    READY_TIMEOUT *= 6
+    EXIT_TIMEOUT *= 6
+
 _rng = random.SystemRandom()
 
 
@@ -611,6 +621,56 @@ class _Notify:
             remove_temp_dir(self._own_dir)
 
 
+VALGRIND_MARKERS = ("VALGRIND-ERROR-BEGIN", "VALGRIND-ERROR-END")
+
+
+def _valgrind_argv(directory):
+    """The memcheck prefix for the daemon's command line ([] unless MB_VALGRIND=1).
+
+    Leaks count as errors only when definitely or indirectly lost: "possibly
+    lost" and "still reachable" are GLib's one-time allocations (type system,
+    quarks, the main context) that live until exit by design."""
+    if not VALGRIND:
+        return []
+    argv = ["valgrind", "--error-exitcode=99", "--leak-check=full",
+            "--errors-for-leak-kinds=definite,indirect", "--show-leak-kinds=definite,indirect",
+            "--error-markers=" + ",".join(VALGRIND_MARKERS), "--num-callers=30",
+            "--log-file=" + os.path.join(directory, "valgrind-%p.log")]
+    supp = os.path.join(srcdir(), "tests", "e2e", "valgrind.supp")
+    if os.path.exists(supp):
+        argv.append("--suppressions=" + supp)
+    return argv
+
+
+def _valgrind_env():
+    """GLib's documented settings for memcheck: G_SLICE=always-malloc makes
+    g_slice (a magazine allocator up to GLib 2.74) use malloc, so that a leaked
+    slice is seen as a leak; G_DEBUG=gc-friendly clears freed GLib memory, so
+    that stale pointers do not hide a leak."""
+    return {"G_SLICE": "always-malloc", "G_DEBUG": "gc-friendly"} if VALGRIND else {}
+
+
+def valgrind_findings(directory, pid):
+    """None if valgrind's log for PID is clean, else a message quoting it.
+
+    Copies the log to $MB_VALGRIND_LOGDIR when set (CI summarises them)."""
+    path = os.path.join(directory, f"valgrind-{pid}.log")
+    text = _tail(path, 1 << 22)
+    if not text:
+        return f"valgrind wrote no log at {path}"
+    logdir = os.environ.get("MB_VALGRIND_LOGDIR")
+    if logdir:
+        os.makedirs(logdir, exist_ok=True)
+        shutil.copy(path, os.path.join(logdir, f"valgrind-{pid}-{int(time.time() * 1e6)}.log"))
+    errors = text.count(VALGRIND_MARKERS[0])
+    lost = [int(n.replace(",", "")) for n in
+            re.findall(r"(?:definitely|indirectly) lost: ([\d,]+) bytes", text)]
+    if errors == 0 and sum(lost) == 0:
+        return None
+    return (f"valgrind: {errors} error(s), {sum(lost)} byte(s) definitely or indirectly "
+            f"lost; log:\n{text}")
+
+
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 
 
@@ -654,13 +714,16 @@ class Daemon:
     def launch(self):
         """Start the process without waiting for readiness."""
         require_notify()
-        argv = [binary(), *self.args, "-c", self.config_path]
+        argv = [*_valgrind_argv(self.dir), binary(), *self.args, "-c", self.config_path]
         self.notify = _Notify(self.dir)
-        env = dict(os.environ)
+        env = dict(os.environ, **_valgrind_env())
         for k in ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "WATCHDOG_USEC", "WATCHDOG_PID"):
             env.pop(k, None)
         env["NOTIFY_SOCKET"] = self.notify.path
         limit = self.nofile
+        if limit is not None and VALGRIND:
+            # So that the daemon itself still sees `nofile` descriptors.
+            limit += VALGRIND_RESERVED_FDS
         sources = [s.fileno() for s, _ in self.inherit]
         pass_fds = ()
         if sources:
@@ -743,7 +806,20 @@ class Daemon:
                     return int(line.split()[1])
         raise AssertionError("no VmRSS in /proc/PID/status")
 
+    def _stop_for_leak_check(self):
+        """Under valgrind: SIGTERM, and SIGTERM again once stopping (closes every
+        session at once), so that the daemon exits and valgrind checks for leaks."""
+        try:
+            self.signal(signal.SIGTERM)
+            self.wait_notify("STOPPING=1", READY_TIMEOUT)
+            self.signal(signal.SIGTERM)
+            self.proc.wait(EXIT_TIMEOUT)
+        except (AssertionError, subprocess.TimeoutExpired):
+            pass        # killed below; the log still has the errors found so far
+
     def _cleanup(self):
+        if VALGRIND and self.proc.poll() is None:
+            self._stop_for_leak_check()
         if self.proc.poll() is None:
             self.proc.kill()
             try:
@@ -759,6 +835,10 @@ class Daemon:
         for marker in SANITIZER_MARKERS:
             if marker in report:
                 self.test.fail(f"sanitizer report ({marker!r}) in daemon stderr:\n{report}")
+        if VALGRIND:
+            finding = valgrind_findings(self.dir, self.proc.pid)
+            if finding:
+                self.test.fail(finding)
         # Kept for TestCase.run(), which shows it if the test failed (the
         # temporary directory is gone by then).
         log = (f"--- daemon stderr ({' '.join(self.proc.args)}), exit status "
@@ -787,8 +867,8 @@ def run(args, cwd=None, timeout=EXIT_TIMEOUT):
     ever claimed readiness).  Fails if it is still running after timeout."""
     with tempfile.TemporaryDirectory(prefix="mb-e2e-run-") as d:
         notify = _Notify(d)
-        env = dict(os.environ, NOTIFY_SOCKET=notify.path)
-        argv = [binary(), *args]
+        env = dict(os.environ, NOTIFY_SOCKET=notify.path, **_valgrind_env())
+        argv = [*_valgrind_argv(d), binary(), *args]
         try:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, env=env, cwd=cwd or d,
@@ -804,6 +884,9 @@ def run(args, cwd=None, timeout=EXIT_TIMEOUT):
             finally:
                 _live_processes.discard(proc)
             notify.poll(0)
+            finding = valgrind_findings(d, proc.pid) if VALGRIND else None
+            if finding:
+                raise AssertionError(finding)
             return Result(proc.returncode, out.decode(errors="replace"),
                           err.decode(errors="replace"), [l for l in notify.lines if l])
         finally:
