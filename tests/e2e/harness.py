@@ -18,6 +18,7 @@ bounded in iterations and in time, nothing sleeps as synchronisation.
 
 import atexit
 import fcntl
+import functools
 import hashlib
 import os
 import resource
@@ -48,6 +49,22 @@ EXIT_TIMEOUT = 10.0    # waiting for the daemon to exit
 # daemon then starts, and stops after its leak check, several times slower.
 VALGRIND = os.environ.get("MB_VALGRIND", "0") == "1"
 VALGRIND_RESERVED_FDS = 12   # valgrind takes the top 12 of RLIMIT_NOFILE for itself
+
+
+@functools.lru_cache(maxsize=None)
+def sanitized():
+    """True when the daemon under test is an AddressSanitizer build."""
+    try:
+        with open(binary(), "rb") as f:
+            return b"__asan_init" in f.read()
+    except OSError:
+        return False
+
+
+def measures_memory():
+    """Whether the daemon's RSS means anything: not under valgrind, whose own
+    memory dominates, nor under ASan, whose quarantine keeps freed memory."""
+    return not VALGRIND and not sanitized()
 if VALGRIND:
     READY_TIMEOUT *= 6
     EXIT_TIMEOUT *= 6
