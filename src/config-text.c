@@ -65,6 +65,28 @@ match_include (const gchar *start, const gchar *p, const gchar **end)
   }
 }
 
+/* libconfuse also takes C and C++ style comments; they must go too, or a
+ * quote in one would hide the lines after it from this scanner and their
+ * newlines would be miscounted.  Its lexer reads "//" as a comment only at
+ * the start of a token and when the unquoted-string rule cannot match a
+ * longer word ("//x" is a word), and a block comment likewise opens only at
+ * the start of a token. */
+static gboolean
+is_word_char_confuse (gchar c)
+{
+  return c != '\0' && strchr (" #\"'\t\n\r={}()+,*", c) == NULL;
+}
+
+static gboolean
+is_line_comment (const gchar *p)
+{
+  if (p[0] != '/' || p[1] != '/')
+    return FALSE;
+  while (*p == '/')
+    p++;
+  return !is_word_char_confuse (*p);
+}
+
 static gboolean read_file (Builder *b, const gchar *path, const gchar *from_file, gint from_line);
 
 static gboolean
@@ -74,12 +96,15 @@ scan (Builder *b, const gchar *file, const gchar *data)
   g_autoptr(GArray) open_braces = g_array_new (FALSE, FALSE, sizeof (gint)); /* their lines */
   gint line = 1;
   gboolean ok = TRUE;
+  gboolean in_word = FALSE;   /* the previous character continues an unquoted word */
 
   for (const gchar *p = data; *p; p++)
     {
       const gchar *end;
       g_autofree gchar *include = NULL;
+      gboolean token_start = !in_word;
 
+      in_word = FALSE;
       if (*p == '\n')
         {
           end_line (b, file, line++);
@@ -96,10 +121,31 @@ scan (Builder *b, const gchar *file, const gchar *data)
           g_string_append_c (b->out, *p);
           break;
         case NORMAL:
-          if (*p == '#')
+          if (*p == '#' || (token_start && is_line_comment (p)))
             {
               while (p[1] != '\0' && p[1] != '\n')
                 p++;
+              break;
+            }
+          if (token_start && p[0] == '/' && p[1] == '*')
+            {
+              gint opened = line;
+
+              for (p += 2; *p != '\0' && !(p[0] == '*' && p[1] == '/'); p++)
+                if (*p == '\n')
+                  end_line (b, file, line++);
+              if (*p == '\0')
+                {
+                  /* libconfuse would silently ignore the rest of the file. */
+                  mb_config_error (b->errors, file, opened,
+                                   "'/*' comment is not closed by '*/' before the end of the file");
+                  ok = FALSE;
+                  p--;
+                  break;
+                }
+              p++;
+              /* Still a token boundary, as it was for libconfuse. */
+              g_string_append_c (b->out, ' ');
               break;
             }
           /* libconfuse accepts a section left open at the end of the input:
@@ -125,6 +171,7 @@ scan (Builder *b, const gchar *file, const gchar *data)
               p = end - 1;
               break;
             }
+          in_word = is_word_char_confuse (*p);
           g_string_append_c (b->out, *p);
           break;
         }

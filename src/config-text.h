@@ -2,8 +2,10 @@
  *
  * libconfuse 3.3 miscounts lines after '#' comments (every comment shifts
  * later line numbers), and its include() resolves paths against the working
- * directory.  So we hand it one buffer of our own making: '#' comments
- * removed (outside quoted strings), include("file") expanded in place
+ * directory.  So we hand it one buffer of our own making: comments removed
+ * (hash and double-slash comments to the end of the line, and C block
+ * comments, as libconfuse reads them, outside quoted strings),
+ * include("file") expanded in place
  * (relative to the including file's directory), and a map from each line of
  * the buffer back to the file and line it came from.  Pure apart from reading
  * files.

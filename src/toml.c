@@ -105,7 +105,8 @@ parse_basic_string (const gchar *p, const gchar **end, const gchar **problem)
   return g_string_free (g_steal_pointer (&out), FALSE);
 }
 
-/* Reads "[ name ]" or "[[ a . b ]]" with optional blanks; NULL if malformed. */
+/* Reads "[ name ]" or "[[ a . b ]]": bare keys joined by dots, blanks
+ * allowed around keys and dots only.  NULL if malformed. */
 static gchar *
 parse_header (const gchar *p, const gchar **end)
 {
@@ -114,13 +115,20 @@ parse_header (const gchar *p, const gchar **end)
 
   g_string_append_len (header, "[[", depth);
   p += depth;
-  for (; *p && *p != ']'; p++)
+  for (;;)
     {
-      if (*p == ' ' || *p == '\t')
-        continue;
-      if (!g_ascii_isalnum (*p) && *p != '_' && *p != '-' && *p != '.')
+      const gchar *key = p = skip_blanks (p);
+
+      while (g_ascii_isalnum (*p) || *p == '_' || *p == '-')
+        p++;
+      if (p == key)
         return NULL;
-      g_string_append_c (header, *p);
+      g_string_append_len (header, key, p - key);
+      p = skip_blanks (p);
+      if (*p != '.')
+        break;
+      g_string_append_c (header, '.');
+      p++;
     }
   for (gint i = 0; i < depth; i++, p++)
     {

@@ -101,6 +101,59 @@ START_TEST (test_nul_byte_rejected)
 }
 END_TEST
 
+START_TEST (test_confuse_comments_stripped)
+{
+  /* libconfuse's other comment forms, with quotes in them that must not
+   * start a string; "//x" and "a//b" are words to libconfuse, not comments. */
+  g_autofree gchar *inc = write_file (dir, "inc.conf", "from_include = 1\n");
+  g_autofree gchar *path = write_file (dir, "a.conf",
+                                       "// don't\n"
+                                       "include(\"inc.conf\")\n"
+                                       "/* it's\n"
+                                       "   \"still\" a comment */ a = 1 /// gone\n"
+                                       "b = \"http://x\" //\"gone too\"\n"
+                                       "c = //word\n"
+                                       "d = x//y /**/e = 2\n");
+  g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(MbConfigText) text = mb_config_text_read (path, errors);
+  gchar **lines;
+  gint e_line = 0;
+
+  ck_assert_ptr_nonnull (text);
+  ck_assert_uint_eq (errors->len, 0);
+  assert_contains (text->text, "from_include = 1");
+  ck_assert_ptr_null (strstr (text->text, "don't"));
+  ck_assert_ptr_null (strstr (text->text, "still"));
+  ck_assert_ptr_null (strstr (text->text, "gone"));
+  ck_assert_ptr_null (strstr (text->text, "/*"));
+  assert_contains (text->text, " a = 1 ");
+  assert_contains (text->text, "b = \"http://x\" ");
+  assert_contains (text->text, "c = //word");
+  assert_contains (text->text, "d = x//y  e = 2");  /* the block comment leaves a blank */
+  /* Every newline of the comments is kept: line numbers survive. */
+  lines = g_strsplit (text->text, "\n", -1);
+  for (gint i = 0; lines[i] != NULL; i++)
+    if (strstr (lines[i], "e = 2"))
+      e_line = i + 1;
+  g_strfreev (lines);
+  ck_assert_str_eq (mb_config_text_locate (text, e_line).file, path);
+  ck_assert_int_eq (mb_config_text_locate (text, e_line).line, 7);
+  (void) inc;
+}
+END_TEST
+
+START_TEST (test_block_comment_unclosed)
+{
+  g_autofree gchar *path = write_file (dir, "a.conf", "a = 1\n/* open\n\nb = 2\n");
+  g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(MbConfigText) text = mb_config_text_read (path, errors);
+
+  ck_assert_ptr_null (text);
+  ck_assert_uint_eq (errors->len, 1);
+  assert_contains (errors->pdata[0], "%s:2: '/*' comment is not closed", path);
+}
+END_TEST
+
 static Suite *
 config_text_suite (void)
 {
@@ -109,6 +162,8 @@ config_text_suite (void)
 
   tcase_add_checked_fixture (tc, dir_setup, dir_teardown);
   tcase_add_test (tc, test_comments_stripped_outside_quotes);
+  tcase_add_test (tc, test_confuse_comments_stripped);
+  tcase_add_test (tc, test_block_comment_unclosed);
   tcase_add_test (tc, test_include_relative_with_line_map);
   tcase_add_test (tc, test_include_missing);
   tcase_add_test (tc, test_include_loop);
