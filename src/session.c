@@ -184,6 +184,26 @@ on_connect_timeout (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+static gboolean
+is_resource_error (const GError *error)
+{
+  return g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TOO_MANY_OPEN_FILES)
+         || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE);
+}
+
+/* Not the backend's fault: this process is out of descriptors or memory.
+ * Trying the other backends would fail the same way: close this client and
+ * let the frontend rest. */
+static void
+out_of_resources (Session *session, const gchar *call, const GError *error)
+{
+  g_autofree gchar *what = g_strdup_printf ("%s: %s for backend %s", session->client_name, call,
+                                            session->backend_config->title);
+
+  mb_frontend_pause (session->frontend, what, error);
+  session_end (session);
+}
+
 /* Starts the next connect attempt: the current backend's next address, else
  * the next backend in order.  Ends the session when none is left. */
 static void
@@ -211,18 +231,18 @@ try_connect (Session *session)
                                        G_SOCKET_PROTOCOL_TCP, &error);
       if (session->backend == NULL)
         {
-          /* Not the backend's fault: we are out of descriptors or memory.
-           * Close this client and let the frontend rest. */
-          g_autofree gchar *what = g_strdup_printf ("%s: socket for backend %s", session->client_name,
-                                                    backend->title);
-          mb_frontend_pause (session->frontend, what, error);
-          session_end (session);
+          out_of_resources (session, "socket", error);
           return;
         }
       g_socket_set_blocking (session->backend, FALSE);
       if (g_socket_connect (session->backend, address, NULL, &error))
         {
           connected (session);
+          return;
+        }
+      if (is_resource_error (error))
+        {
+          out_of_resources (session, "connect", error);
           return;
         }
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PENDING))
