@@ -17,6 +17,7 @@ bounded in iterations and in time, nothing sleeps as synchronisation.
 """
 
 import atexit
+import collections
 import fcntl
 import functools
 import hashlib
@@ -686,6 +687,44 @@ def valgrind_findings(directory, pid):
         return None
     return (f"valgrind: {errors} error(s), {sum(lost)} byte(s) definitely or indirectly "
             f"lost; log:\n{text}")
+
+
+
+# --------------------------------------------------------------------------
+# Waiting on the daemon's state
+
+def wait_for(predicate, timeout, what):
+    """Poll PREDICATE until true; fail after TIMEOUT seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
+
+
+def open_files(mb):
+    """What the daemon's descriptors point to, as a multiset.  Compared with
+    a baseline rather than counted: sd_notify() may still hold the socket it
+    sent READY=1 on when the test reads it."""
+    fd_dir = f"/proc/{mb.proc.pid}/fd"
+    targets = collections.Counter()
+    for fd in os.listdir(fd_dir):
+        try:
+            targets[os.readlink(f"{fd_dir}/{fd}")] += 1
+        except FileNotFoundError:
+            pass
+    return targets
+
+
+def wait_fds_back(mb, baseline, timeout=15.0):
+    """Wait until every descriptor opened since BASELINE is closed."""
+    try:
+        wait_for(lambda: not open_files(mb) - baseline, timeout,
+                 "every descriptor opened since the baseline to be closed")
+    except AssertionError as e:
+        extra = dict(open_files(mb) - baseline)
+        raise AssertionError(f"{e}; {sum(extra.values())} still open: "
+                             f"{dict(list(extra.items())[:10])}") from None
 
 
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")

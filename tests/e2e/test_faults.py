@@ -71,35 +71,12 @@ def daemon_nofile(n):
 # --------------------------------------------------------------------------
 # Daemon state
 
-def open_files(mb):
-    """What the daemon's descriptors point to, as a multiset (as test_limits:
-    sd_notify() may still hold the socket it sent READY=1 on)."""
-    fd_dir = f"/proc/{mb.proc.pid}/fd"
-    targets = collections.Counter()
-    for fd in os.listdir(fd_dir):
-        try:
-            targets[os.readlink(f"{fd_dir}/{fd}")] += 1
-        except FileNotFoundError:
-            pass
-    return targets
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
+open_files = harness.open_files
+wait_for = harness.wait_for
 
 
 def wait_fds_back(mb, baseline, timeout=DRAIN_TIMEOUT):
-    try:
-        wait_for(lambda: not open_files(mb) - baseline, timeout,
-                 "every descriptor opened since the baseline to be closed")
-    except AssertionError as e:
-        extra = dict(open_files(mb) - baseline)
-        raise AssertionError(f"{e}; {sum(extra.values())} still open: "
-                             f"{dict(list(extra.items())[:10])}") from None
+    harness.wait_fds_back(mb, baseline, timeout)
 
 
 async def until(predicate, timeout, what):

@@ -4,7 +4,6 @@ pauses that listener instead of spinning, closes nobody it has not accepted,
 and recovers (serving new clients, descriptors back to the baseline) once
 sessions end."""
 
-import collections
 import os
 import sys
 import time
@@ -19,26 +18,6 @@ CLIENTS = 40         # more than that: the rest wait in the listen backlog
 WINDOW = 2.0         # seconds of CPU measurement while at the limit
 
 
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
-
-
-def open_files(mb):
-    """What the daemon's descriptors point to, as a multiset."""
-    fd_dir = f"/proc/{mb.proc.pid}/fd"
-    targets = collections.Counter()
-    for fd in os.listdir(fd_dir):
-        try:
-            targets[os.readlink(f"{fd_dir}/{fd}")] += 1
-        except FileNotFoundError:
-            pass
-    return targets
-
-
 class Limits(harness.TestCase):
 
     def test_out_of_descriptors_pauses_and_recovers(self):
@@ -48,11 +27,11 @@ class Limits(harness.TestCase):
                          nofile=NOFILE)
         # Compared as what the descriptors point to, not as a count:
         # sd_notify() may still hold the socket it sent READY=1 on.
-        baseline = open_files(mb)
+        baseline = harness.open_files(mb)
 
         clients = [self.connect(front) for _ in range(CLIENTS)]
         # The first sessions take every descriptor the daemon may open.
-        wait_for(lambda: mb.open_fds() >= NOFILE - 1, 10, f"the daemon to use {NOFILE} descriptors")
+        harness.wait_for(lambda: mb.open_fds() >= NOFILE - 1, 10, f"the daemon to use {NOFILE} descriptors")
         harness.send_all(clients[0], b"first")
         self.assertEqual(harness.recv_exact(clients[0], 5), b"first")
 
@@ -68,11 +47,7 @@ class Limits(harness.TestCase):
         # Sessions end: the daemon frees its descriptors and serves again.
         for c in clients:
             harness.close_quietly(c)
-        try:
-            wait_for(lambda: not open_files(mb) - baseline, 15,
-                     "every descriptor opened since start-up to be closed")
-        except AssertionError as e:
-            raise AssertionError(f"{e}; still open: {dict(open_files(mb) - baseline)}") from None
+        harness.wait_fds_back(mb, baseline)
         # Once they are all closed (not before: a client arriving while the
         # last sessions end could be the one closed for want of a descriptor).
         late = self.connect(front)
