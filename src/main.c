@@ -18,6 +18,7 @@
 #include "frontend.h"
 #include "log.h"
 #include "notify.h"
+#include "poller.h"
 #include "privileges.h"
 #include "session.h"
 
@@ -111,6 +112,11 @@ run (Daemon *daemon)
   g_autoptr(GError) error = NULL;
   guint signals[3];
 
+  if (!mb_poller_init (&error))
+    {
+      g_critical ("%s", error->message);
+      return 1;
+    }
   inherited = mb_inherited_take (&error);
   if (inherited == NULL)
     {

@@ -1,7 +1,8 @@
 /* relay.c - the byte pumps between client and backend; see relay.h.
  *
- * Each endpoint has at most one GIOChannel watch, whose condition is worked
- * out again after every event: G_IO_IN while the pump that reads this socket
+ * Each endpoint has at most one watch in the poller (one epoll set for all
+ * sessions, see poller.h), whose condition is worked out again after every
+ * event: G_IO_IN while the pump that reads this socket
  * has room, G_IO_OUT while the pump that writes it has bytes the socket
  * refused (we always try to write at once, so pending bytes mean EAGAIN).
  * G_IO_HUP and G_IO_ERR are always watched: poll() reports them whether asked
@@ -14,13 +15,12 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "poller.h"
 #include "relay.h"
 
 typedef struct {
   int fd;
-  GIOChannel *channel;
-  guint watch;            /* source id, 0 when not watched */
-  GIOCondition watching;  /* condition of that watch */
+  MbPollerHandle handle;  /* its data is the relay */
   gboolean hung_up;       /* poll() said HUP: watch only when there is work */
 } Endpoint;
 
@@ -125,20 +125,17 @@ pump_wants_read (const Pump *pump)
   return !pump->eof && pump->end < MB_RELAY_BUFFER_SIZE;
 }
 
-static gboolean on_io (GIOChannel *channel, GIOCondition condition, gpointer data);
-
 static void
 endpoint_unwatch (Endpoint *endpoint)
 {
-  if (endpoint->watch != 0)
-    g_source_remove (endpoint->watch);
-  endpoint->watch = 0;
-  endpoint->watching = 0;
+  mb_poller_unwatch (&endpoint->handle);
 }
 
 static void
 update_watches (MbRelay *relay)
 {
+  g_autoptr(GError) error = NULL;
+
   for (gint i = 0; i < 2; i++)
     {
       Endpoint *endpoint = &relay->endpoint[i];
@@ -153,12 +150,13 @@ update_watches (MbRelay *relay)
           endpoint_unwatch (endpoint);
           continue;
         }
-      want |= G_IO_HUP | G_IO_ERR;
-      if (endpoint->watch != 0 && endpoint->watching == want)
-        continue;
-      endpoint_unwatch (endpoint);
-      endpoint->watch = g_io_add_watch (endpoint->channel, want, on_io, relay);
-      endpoint->watching = want;
+      if (!mb_poller_watch (&endpoint->handle, want, &error))
+        {
+          /* Only when the kernel is out of memory: end this session. */
+          relay->finished = TRUE;
+          relay->error = g_steal_pointer (&error);
+          return;
+        }
     }
 }
 
@@ -174,11 +172,11 @@ finish (MbRelay *relay)
   relay->done (relay, relay->error, relay->user_data);
 }
 
-static gboolean
-on_io (GIOChannel *channel, GIOCondition condition, gpointer data)
+static void
+on_io (MbPollerHandle *handle, GIOCondition condition)
 {
-  MbRelay *relay = data;
-  gint side = channel == relay->endpoint[0].channel ? 0 : 1;
+  MbRelay *relay = handle->data;
+  gint side = handle == &relay->endpoint[0].handle ? 0 : 1;
 
   if (condition & G_IO_ERR)
     {
@@ -198,13 +196,10 @@ on_io (GIOChannel *channel, GIOCondition condition, gpointer data)
 
   if (!relay->finished && relay->pump[0].shut && relay->pump[1].shut)
     relay->finished = TRUE;
+  if (!relay->finished)
+    update_watches (relay);
   if (relay->finished)
     finish (relay);
-  else
-    update_watches (relay);
-  /* update_watches() or finish() removed this watch if it is no longer
-   * wanted; GLib ignores the return value of a destroyed source. */
-  return G_SOURCE_CONTINUE;
 }
 
 static gboolean
@@ -228,12 +223,21 @@ on_idle_timer (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+static gboolean
+on_start_failed (gpointer data)
+{
+  MbRelay *relay = data;
+
+  relay->idle_timer = 0;
+  finish (relay);
+  return G_SOURCE_REMOVE;
+}
+
 static void
-endpoint_init (Endpoint *endpoint, int fd)
+endpoint_init (Endpoint *endpoint, int fd, MbRelay *relay)
 {
   endpoint->fd = fd;
-  endpoint->channel = g_io_channel_unix_new (fd);
-  g_io_channel_set_close_on_unref (endpoint->channel, FALSE);
+  mb_poller_handle_init (&endpoint->handle, fd, on_io, relay);
 }
 
 MbRelay *
@@ -242,8 +246,8 @@ mb_relay_new (int client_fd, int backend_fd, guint64 idle_timeout_ms,
 {
   MbRelay *relay = g_new0 (MbRelay, 1);
 
-  endpoint_init (&relay->endpoint[0], client_fd);
-  endpoint_init (&relay->endpoint[1], backend_fd);
+  endpoint_init (&relay->endpoint[0], client_fd, relay);
+  endpoint_init (&relay->endpoint[1], backend_fd, relay);
   relay->idle_timeout_ms = idle_timeout_ms;
   relay->last_activity = g_get_monotonic_time ();
   relay->done = done;
@@ -251,6 +255,14 @@ mb_relay_new (int client_fd, int backend_fd, guint64 idle_timeout_ms,
   if (idle_timeout_ms > 0)
     relay->idle_timer = g_timeout_add ((guint) MIN (idle_timeout_ms, G_MAXUINT), on_idle_timer, relay);
   update_watches (relay);
+  if (relay->finished)
+    {
+      /* The sockets could not be watched: report it from the main loop, as
+       * DONE must not run before our caller has the relay. */
+      if (relay->idle_timer != 0)
+        g_source_remove (relay->idle_timer);
+      relay->idle_timer = g_idle_add (on_start_failed, relay);
+    }
   return relay;
 }
 
@@ -262,7 +274,6 @@ mb_relay_free (MbRelay *relay)
   for (gint i = 0; i < 2; i++)
     {
       endpoint_unwatch (&relay->endpoint[i]);
-      g_io_channel_unref (relay->endpoint[i].channel);
       g_free (relay->pump[i].buffer);
     }
   if (relay->idle_timer != 0)

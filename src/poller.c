@@ -1,0 +1,126 @@
+/* poller.c - the epoll set behind the relay's sockets; see poller.h. */
+#include "build-config.h"
+
+#include <errno.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <glib-unix.h>
+
+#include "error.h"
+#include "poller.h"
+
+#define BATCH 256
+
+typedef struct {
+  int epfd;
+  guint source;
+  struct epoll_event events[BATCH];
+  gint n_events;            /* of the batch being dispatched */
+  gint next;                /* its next entry */
+} Poller;
+
+static Poller *poller;
+
+static GIOCondition
+to_condition (guint32 events)
+{
+  return (events & EPOLLIN ? G_IO_IN : 0) | (events & EPOLLOUT ? G_IO_OUT : 0)
+         | (events & EPOLLHUP ? G_IO_HUP : 0) | (events & EPOLLERR ? G_IO_ERR : 0);
+}
+
+static guint32
+to_events (GIOCondition condition)
+{
+  return (condition & G_IO_IN ? EPOLLIN : 0) | (condition & G_IO_OUT ? EPOLLOUT : 0);
+}
+
+static gboolean
+on_ready (gint fd, GIOCondition condition, gpointer data)
+{
+  gint n;
+
+  do
+    n = epoll_wait (poller->epfd, poller->events, BATCH, 0);
+  while (n < 0 && errno == EINTR);
+  poller->n_events = MAX (n, 0);
+  for (poller->next = 0; poller->next < poller->n_events; )
+    {
+      struct epoll_event *event = &poller->events[poller->next++];
+      MbPollerHandle *handle = event->data.ptr;
+
+      /* NULL: unwatched by an earlier callback of this batch. */
+      if (handle != NULL)
+        handle->func (handle, to_condition (event->events));
+    }
+  poller->n_events = 0;
+  return G_SOURCE_CONTINUE;
+}
+
+static Poller *
+get_poller (GError **error)
+{
+  if (poller != NULL)
+    return poller;
+  poller = g_new0 (Poller, 1);
+  poller->epfd = epoll_create1 (EPOLL_CLOEXEC);
+  if (poller->epfd < 0)
+    {
+      g_set_error (error, MB_ERROR, MB_ERROR_IO, "epoll_create1: %s", g_strerror (errno));
+      g_clear_pointer (&poller, g_free);
+      return NULL;
+    }
+  poller->source = g_unix_fd_add (poller->epfd, G_IO_IN, on_ready, NULL);
+  return poller;
+}
+
+gboolean
+mb_poller_init (GError **error)
+{
+  return get_poller (error) != NULL;
+}
+
+void
+mb_poller_handle_init (MbPollerHandle *handle, int fd, MbPollerFunc func, gpointer data)
+{
+  handle->fd = fd;
+  handle->func = func;
+  handle->data = data;
+  handle->condition = 0;
+}
+
+gboolean
+mb_poller_watch (MbPollerHandle *handle, GIOCondition condition, GError **error)
+{
+  struct epoll_event event = { 0 };
+  Poller *p;
+
+  /* HUP and ERR come whether asked or not, as with poll(). */
+  condition = (condition & (G_IO_IN | G_IO_OUT)) | G_IO_HUP | G_IO_ERR;
+  if (condition == handle->condition)
+    return TRUE;
+  if ((p = get_poller (error)) == NULL)
+    return FALSE;
+  event.events = to_events (condition);
+  event.data.ptr = handle;
+  if (epoll_ctl (p->epfd, handle->condition ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, handle->fd, &event) < 0)
+    {
+      g_set_error (error, MB_ERROR, MB_ERROR_IO, "epoll_ctl: %s", g_strerror (errno));
+      return FALSE;
+    }
+  handle->condition = condition;
+  return TRUE;
+}
+
+void
+mb_poller_unwatch (MbPollerHandle *handle)
+{
+  if (handle->condition == 0)
+    return;
+  epoll_ctl (poller->epfd, EPOLL_CTL_DEL, handle->fd, NULL);
+  handle->condition = 0;
+  /* It may be further down the batch being dispatched: never call it. */
+  for (gint i = poller->next; i < poller->n_events; i++)
+    if (poller->events[i].data.ptr == handle)
+      poller->events[i].data.ptr = NULL;
+}
