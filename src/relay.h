@@ -1,7 +1,8 @@
 /* relay.h - moves bytes between a client and a backend socket.
  *
  * Two one-way pumps (client -> backend, backend -> client), driven by
- * GIOChannel watches on the two non-blocking sockets:
+ * readiness of the two non-blocking sockets (one epoll set for all sessions,
+ * watched by the GLib main loop: see poller.h):
  *  - bytes pass unmodified and in order; each pump holds at most
  *    MB_RELAY_BUFFER_SIZE bytes, and stops reading its source while full
  *    (backpressure: a slow peer cannot grow memory);
