@@ -35,9 +35,10 @@ typedef struct {
 struct MbRelay {
   Endpoint endpoint[2];   /* 0: client, 1: backend */
   Pump pump[2];           /* pump i reads endpoint i and writes endpoint 1 - i */
-  guint64 idle_timeout_ms;
   gint64 last_activity;   /* monotonic, microseconds */
-  guint idle_timer;
+  struct IdleClock *clock; /* NULL without an idle timeout */
+  GList idle_link;        /* in clock->relays */
+  guint start_failed;     /* idle source reporting a failed start */
   MbRelayDone done;
   gpointer user_data;
   GError *error;
@@ -45,6 +46,106 @@ struct MbRelay {
 };
 
 static const gchar *const side_name[2] = { "client", "backend" };
+
+/* Idle timeouts.  One GSource per session would make GLib visit thousands of
+ * timers on every main loop iteration; instead the relays that share an
+ * idle_timeout sit in one list, least recently active first, behind one
+ * timer armed for the first one's deadline.  Activity moves a relay to the
+ * end of its list: O(1). */
+typedef struct IdleClock {
+  guint64 timeout_ms;
+  GQueue relays;
+  guint timer;
+} IdleClock;
+
+static GHashTable *idle_clocks;   /* timeout_ms -> IdleClock, kept for the process' life */
+
+static void finish (MbRelay *relay);
+static gboolean on_idle_clock (gpointer data);
+
+static void
+idle_clock_arm (IdleClock *clock)
+{
+  MbRelay *first;
+  gint64 due_us;
+
+  if (clock->timer != 0 || clock->relays.head == NULL)
+    return;
+  first = clock->relays.head->data;
+  due_us = first->last_activity + (gint64) clock->timeout_ms * 1000 - g_get_monotonic_time ();
+  clock->timer = g_timeout_add ((guint) CLAMP ((due_us + 999) / 1000, 1, G_MAXUINT), on_idle_clock, clock);
+}
+
+static gboolean
+on_idle_clock (gpointer data)
+{
+  IdleClock *clock = data;
+  gint64 now = g_get_monotonic_time ();
+
+  clock->timer = 0;
+  while (clock->relays.head != NULL)
+    {
+      MbRelay *relay = clock->relays.head->data;
+
+      if (now - relay->last_activity < (gint64) clock->timeout_ms * 1000)
+        break;
+      relay->finished = TRUE;
+      relay->error = g_error_new (MB_ERROR, MB_ERROR_TIMED_OUT, "idle for %" G_GUINT64_FORMAT " ms",
+                                  clock->timeout_ms);
+      finish (relay);   /* takes it off the list */
+    }
+  idle_clock_arm (clock);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+idle_join (MbRelay *relay, guint64 timeout_ms)
+{
+  IdleClock *clock;
+
+  if (idle_clocks == NULL)
+    idle_clocks = g_hash_table_new (g_direct_hash, g_direct_equal);
+  /* At most 30 days in milliseconds: fits a guint. */
+  clock = g_hash_table_lookup (idle_clocks, GUINT_TO_POINTER ((guint) timeout_ms));
+  if (clock == NULL)
+    {
+      clock = g_new0 (IdleClock, 1);
+      clock->timeout_ms = timeout_ms;
+      g_hash_table_insert (idle_clocks, GUINT_TO_POINTER ((guint) timeout_ms), clock);
+    }
+  relay->clock = clock;
+  relay->idle_link.data = relay;
+  g_queue_push_tail_link (&clock->relays, &relay->idle_link);
+  idle_clock_arm (clock);
+}
+
+static void
+idle_leave (MbRelay *relay)
+{
+  IdleClock *clock = relay->clock;
+
+  if (clock == NULL)
+    return;
+  g_queue_unlink (&clock->relays, &relay->idle_link);
+  relay->clock = NULL;
+  if (clock->relays.head == NULL && clock->timer != 0)
+    {
+      g_source_remove (clock->timer);
+      clock->timer = 0;
+    }
+}
+
+/* Bytes moved: the relay's idle deadline starts again. */
+static void
+idle_touch (MbRelay *relay)
+{
+  relay->last_activity = g_get_monotonic_time ();
+  if (relay->clock != NULL && relay->clock->relays.tail != &relay->idle_link)
+    {
+      g_queue_unlink (&relay->clock->relays, &relay->idle_link);
+      g_queue_push_tail_link (&relay->clock->relays, &relay->idle_link);
+    }
+}
 
 static void
 fail (MbRelay *relay, gint side, const gchar *what, gint errnum)
@@ -76,7 +177,7 @@ pump_write (MbRelay *relay, gint i)
           return;
         }
       pump->start += (gsize) n;
-      relay->last_activity = g_get_monotonic_time ();
+      idle_touch (relay);
     }
   pump->start = pump->end = 0;
 
@@ -114,7 +215,7 @@ pump_read (MbRelay *relay, gint i)
     {
       pump->end += (gsize) n;
       pump->total += (guint64) n;
-      relay->last_activity = g_get_monotonic_time ();
+      idle_touch (relay);
     }
   pump_write (relay, i);
 }
@@ -165,9 +266,7 @@ finish (MbRelay *relay)
 {
   endpoint_unwatch (&relay->endpoint[0]);
   endpoint_unwatch (&relay->endpoint[1]);
-  if (relay->idle_timer != 0)
-    g_source_remove (relay->idle_timer);
-  relay->idle_timer = 0;
+  idle_leave (relay);
   /* DONE may free the relay: nothing touches it afterwards. */
   relay->done (relay, relay->error, relay->user_data);
 }
@@ -203,32 +302,11 @@ on_io (MbPollerHandle *handle, GIOCondition condition)
 }
 
 static gboolean
-on_idle_timer (gpointer data)
-{
-  MbRelay *relay = data;
-  gint64 idle_us = (gint64) relay->idle_timeout_ms * 1000;
-  gint64 quiet = g_get_monotonic_time () - relay->last_activity;
-
-  relay->idle_timer = 0;
-  if (quiet >= idle_us)
-    {
-      relay->finished = TRUE;
-      relay->error = g_error_new (MB_ERROR, MB_ERROR_TIMED_OUT, "idle for %" G_GUINT64_FORMAT " ms",
-                                  relay->idle_timeout_ms);
-      finish (relay);
-      return G_SOURCE_REMOVE;
-    }
-  /* Bytes moved meanwhile: wait for the rest of the quiet period. */
-  relay->idle_timer = g_timeout_add ((guint) ((idle_us - quiet + 999) / 1000), on_idle_timer, relay);
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
 on_start_failed (gpointer data)
 {
   MbRelay *relay = data;
 
-  relay->idle_timer = 0;
+  relay->start_failed = 0;
   finish (relay);
   return G_SOURCE_REMOVE;
 }
@@ -248,20 +326,18 @@ mb_relay_new (int client_fd, int backend_fd, guint64 idle_timeout_ms,
 
   endpoint_init (&relay->endpoint[0], client_fd, relay);
   endpoint_init (&relay->endpoint[1], backend_fd, relay);
-  relay->idle_timeout_ms = idle_timeout_ms;
   relay->last_activity = g_get_monotonic_time ();
   relay->done = done;
   relay->user_data = user_data;
   if (idle_timeout_ms > 0)
-    relay->idle_timer = g_timeout_add ((guint) MIN (idle_timeout_ms, G_MAXUINT), on_idle_timer, relay);
+    idle_join (relay, idle_timeout_ms);
   update_watches (relay);
   if (relay->finished)
     {
       /* The sockets could not be watched: report it from the main loop, as
        * DONE must not run before our caller has the relay. */
-      if (relay->idle_timer != 0)
-        g_source_remove (relay->idle_timer);
-      relay->idle_timer = g_idle_add (on_start_failed, relay);
+      idle_leave (relay);
+      relay->start_failed = g_idle_add (on_start_failed, relay);
     }
   return relay;
 }
@@ -276,8 +352,9 @@ mb_relay_free (MbRelay *relay)
       endpoint_unwatch (&relay->endpoint[i]);
       g_free (relay->pump[i].buffer);
     }
-  if (relay->idle_timer != 0)
-    g_source_remove (relay->idle_timer);
+  idle_leave (relay);
+  if (relay->start_failed != 0)
+    g_source_remove (relay->start_failed);
   g_clear_error (&relay->error);
   g_free (relay);
 }
