@@ -35,6 +35,19 @@ static GQueue live_sessions = G_QUEUE_INIT;
 static GSourceFunc idle_callback;
 static gpointer idle_user_data;
 
+/* "192.0.2.1:5555", worked out on first use and kept. */
+static const gchar *
+client_name (Session *session)
+{
+  if (session->client_name == NULL)
+    {
+      g_autoptr(GSocketAddress) peer = g_socket_get_remote_address (session->client, NULL);
+
+      session->client_name = peer ? mb_address_to_string (peer) : g_strdup ("(unknown client)");
+    }
+  return session->client_name;
+}
+
 static const gchar *
 frontend_title (const Session *session)
 {
@@ -115,12 +128,12 @@ on_relay_done (MbRelay *relay, const GError *error, gpointer data)
       g_autofree gchar *ended = error ? g_strdup_printf (" (ended early: %s)", error->message) : g_strdup ("");
 
       mb_log_fields (G_LOG_LEVEL_INFO,
-                     "MB_FRONTEND", frontend_title (session), "MB_CLIENT", session->client_name,
+                     "MB_FRONTEND", frontend_title (session), "MB_CLIENT", client_name (session),
                      "MB_BACKEND", session->backend_config->title, "MB_BACKEND_ADDRESS", session->backend_name,
                      "MB_BYTES_FROM_CLIENT", from_client, "MB_BYTES_TO_CLIENT", to_client, NULL,
                      "frontend %s: %s: served connection via backend %s (%s) in %.3f s, "
                      "%s bytes from client, %s bytes to client%s",
-                     frontend_title (session), session->client_name, session->backend_config->title,
+                     frontend_title (session), client_name (session), session->backend_config->title,
                      session->backend_name, seconds, from_client, to_client, ended);
     }
   session_end (session);
@@ -137,10 +150,10 @@ connected (Session *session)
   session->backend_name = backend_name;
   set_nodelay (backend);
 
-  mb_log (G_LOG_LEVEL_INFO, "MB_FRONTEND", frontend_title (session), "MB_CLIENT", session->client_name,
+  mb_log (G_LOG_LEVEL_INFO, "MB_FRONTEND", frontend_title (session), "MB_CLIENT", client_name (session),
           "MB_BACKEND", session->backend_config->title, "MB_BACKEND_ADDRESS", session->backend_name, NULL,
           "frontend %s: %s: opened client connection to backend %s (%s)", frontend_title (session),
-          session->client_name, session->backend_config->title, session->backend_name);
+          client_name (session), session->backend_config->title, session->backend_name);
 
   session->relay = mb_relay_new (g_socket_get_fd (session->client), g_socket_get_fd (session->backend),
                                  session->frontend->config->idle_timeout_ms, on_relay_done, session);
@@ -151,10 +164,10 @@ static void try_connect (Session *session);
 static void
 attempt_failed (Session *session, const gchar *reason)
 {
-  mb_log (G_LOG_LEVEL_WARNING, "MB_FRONTEND", frontend_title (session), "MB_CLIENT", session->client_name,
+  mb_log (G_LOG_LEVEL_WARNING, "MB_FRONTEND", frontend_title (session), "MB_CLIENT", client_name (session),
           "MB_BACKEND", session->backend_config->title, "MB_BACKEND_ADDRESS", session->backend_name, NULL,
           "frontend %s: %s: backend %s (%s): connect failed: %s", frontend_title (session),
-          session->client_name, session->backend_config->title, session->backend_name, reason);
+          client_name (session), session->backend_config->title, session->backend_name, reason);
   stop_connecting (session);
   try_connect (session);
 }
@@ -197,7 +210,7 @@ is_resource_error (const GError *error)
 static void
 out_of_resources (Session *session, const gchar *call, const GError *error)
 {
-  g_autofree gchar *what = g_strdup_printf ("%s: %s for backend %s", session->client_name, call,
+  g_autofree gchar *what = g_strdup_printf ("%s: %s for backend %s", client_name (session), call,
                                             session->backend_config->title);
 
   mb_frontend_pause (session->frontend, what, error);
@@ -258,9 +271,9 @@ try_connect (Session *session)
       return;
     }
 
-  mb_log (G_LOG_LEVEL_WARNING, "MB_FRONTEND", config->title, "MB_CLIENT", session->client_name, NULL,
+  mb_log (G_LOG_LEVEL_WARNING, "MB_FRONTEND", config->title, "MB_CLIENT", client_name (session), NULL,
           "frontend %s: %s: no backend accepted the connection; closing the client",
-          config->title, session->client_name);
+          config->title, client_name (session));
   session_end (session);
 }
 
@@ -268,20 +281,22 @@ void
 mb_session_start (MbFrontend *frontend, GSocket *client)
 {
   Session *session = g_new0 (Session, 1);
-  g_autoptr(GSocketAddress) peer = g_socket_get_remote_address (client, NULL);
 
   session->link.data = session;
   session->frontend = frontend;
   session->client = client;
-  session->client_name = peer ? mb_address_to_string (peer) : g_strdup ("(unknown client)");
+  /* The address is asked for (getpeername) only when a line will name it:
+   * at info level for every connection, otherwise only on failures. */
+  if (mb_log_enabled (G_LOG_LEVEL_INFO))
+    client_name (session);
   session->started = g_get_monotonic_time ();
   session->first = mb_balancer_pick (&frontend->balancer);
   g_queue_push_tail_link (&live_sessions, &session->link);
   mb_frontend_session_started (frontend);
   set_nodelay (client);
 
-  mb_log (G_LOG_LEVEL_INFO, "MB_FRONTEND", frontend->config->title, "MB_CLIENT", session->client_name, NULL,
-          "frontend %s: %s: serving connection", frontend->config->title, session->client_name);
+  mb_log (G_LOG_LEVEL_INFO, "MB_FRONTEND", frontend->config->title, "MB_CLIENT", client_name (session), NULL,
+          "frontend %s: %s: serving connection", frontend->config->title, client_name (session));
   try_connect (session);
 }
 
@@ -298,8 +313,8 @@ mb_session_close_all (void)
     {
       Session *session = live_sessions.head->data;
 
-      mb_log (G_LOG_LEVEL_INFO, "MB_FRONTEND", frontend_title (session), "MB_CLIENT", session->client_name, NULL,
-              "frontend %s: %s: closing session at shutdown", frontend_title (session), session->client_name);
+      mb_log (G_LOG_LEVEL_INFO, "MB_FRONTEND", frontend_title (session), "MB_CLIENT", client_name (session), NULL,
+              "frontend %s: %s: closing session at shutdown", frontend_title (session), client_name (session));
       session_end (session);
     }
 }
