@@ -8,6 +8,7 @@
 #include "error.h"
 #include "frontend.h"
 #include "log.h"
+#include "pipes.h"
 #include "session.h"
 
 /* Accepts per wake-up: enough to drain a burst, few enough to stay fair to
@@ -173,6 +174,9 @@ on_incoming (GSocket *socket, GIOCondition condition, gpointer data)
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
         break;
       if (is_peer_error (error))
+        continue;
+      /* Pooled pipes (splice) held descriptors: free them, try again. */
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TOO_MANY_OPEN_FILES) && mb_pipes_trim ())
         continue;
 
       /* Out of descriptors or memory: accepting again at once would fail

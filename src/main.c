@@ -18,6 +18,7 @@
 #include "frontend.h"
 #include "log.h"
 #include "notify.h"
+#include "pipes.h"
 #include "poller.h"
 #include "privileges.h"
 #include "session.h"
@@ -194,6 +195,7 @@ main (int argc, char **argv)
   g_autoptr(GError) error = NULL;
   g_autoptr(MbConfig) config = NULL;
   Daemon daemon = { 0 };
+  guint64 fd_limit;
   int status;
 
   signal (SIGPIPE, SIG_IGN);
@@ -234,7 +236,10 @@ main (int argc, char **argv)
     }
 
   mb_log_set_level (MIN (config->log_level + (guint) verbosity, MB_LOG_LEVEL_DEBUG));
-  mb_privileges_raise_fd_limit (config);
+  fd_limit = mb_privileges_raise_fd_limit (config);
+  /* Pipes for splice() may take an eighth of the descriptors (two each):
+   * the rest stays for sessions, which copy when no pipe is to be had. */
+  mb_pipes_set_limit ((guint) MIN (fd_limit / 16, 65536));
   mb_frontend_set_global_limit (config->max_connections);
   daemon.config = config;
   daemon.frontends = g_ptr_array_new_with_free_func ((GDestroyNotify) mb_frontend_free);

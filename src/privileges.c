@@ -14,14 +14,14 @@
  * eventfds, stdio, the journal, resolver sockets... */
 #define FD_RESERVE 64
 
-void
+guint64
 mb_privileges_raise_fd_limit (const MbConfig *config)
 {
   struct rlimit limit;
   guint64 needed = 2 * (guint64) config->max_connections + config->frontends->len + FD_RESERVE;
 
   if (getrlimit (RLIMIT_NOFILE, &limit) < 0)
-    return;
+    return 1024;
   if (limit.rlim_cur < limit.rlim_max)
     {
       rlim_t before = limit.rlim_cur;
@@ -38,6 +38,7 @@ mb_privileges_raise_fd_limit (const MbConfig *config)
     g_warning ("the descriptor limit (%lu) cannot hold max_connections = %u (about %" G_GUINT64_FORMAT
                " descriptors: 2 per session): raise LimitNOFILE= or ulimit -n, or lower max_connections",
                (gulong) limit.rlim_cur, config->max_connections, needed);
+  return limit.rlim_cur == RLIM_INFINITY ? G_MAXUINT64 : (guint64) limit.rlim_cur;
 }
 
 gboolean

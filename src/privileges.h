@@ -14,8 +14,9 @@
 G_BEGIN_DECLS
 
 /* Raises RLIMIT_NOFILE's soft limit to the hard limit and warns when the
- * hard limit cannot hold CONFIG's max_connections. */
-void mb_privileges_raise_fd_limit (const MbConfig *config);
+ * hard limit cannot hold CONFIG's max_connections.  Returns the soft limit
+ * now in force (G_MAXUINT64: none). */
+guint64 mb_privileges_raise_fd_limit (const MbConfig *config);
 
 /* Switches to CONFIG's user and group (setgroups, setgid, setuid, each
  * checked, and checked that root cannot be regained).  Without a user or

@@ -11,10 +11,12 @@
 #include "build-config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "error.h"
+#include "pipes.h"
 #include "poller.h"
 #include "relay.h"
 
@@ -24,9 +26,16 @@ typedef struct {
   gboolean hung_up;       /* poll() said HUP: watch only when there is work */
 } Endpoint;
 
+/* A pump copies through its buffer, or (splice path) moves bytes through a
+ * kernel pipe: at any moment bytes wait in one of the two, never both, so
+ * order is kept when a pump falls back from the pipe to the buffer. */
 typedef struct {
   guint8 *buffer;         /* MB_RELAY_BUFFER_SIZE bytes, allocated on first read */
   gsize start, end;       /* bytes [start, end) are waiting to be written */
+  gboolean splice;        /* use the pipe path (until splice() says it cannot) */
+  MbPipe pipe;            /* read_fd -1: none held */
+  gsize piped;            /* bytes in the pipe */
+  gboolean pipe_full;     /* splice() into the pipe would block */
   gboolean eof;           /* the source said EOF */
   gboolean shut;          /* EOF passed on: shutdown(SHUT_WR) done on the sink */
   guint64 total;          /* bytes read from the source */
@@ -157,6 +166,19 @@ fail (MbRelay *relay, gint side, const gchar *what, gint errnum)
                               g_strerror (errnum));
 }
 
+static void
+pump_shut (MbRelay *relay, gint i)
+{
+  Pump *pump = &relay->pump[i];
+
+  if (pump->eof && !pump->shut)
+    {
+      pump->shut = TRUE;
+      if (shutdown (relay->endpoint[1 - i].fd, SHUT_WR) < 0 && errno != ENOTCONN)
+        fail (relay, 1 - i, "shutdown", errno);
+    }
+}
+
 /* Writes what pump I holds to its sink; passes EOF on when flushed. */
 static void
 pump_write (MbRelay *relay, gint i)
@@ -180,14 +202,88 @@ pump_write (MbRelay *relay, gint i)
       idle_touch (relay);
     }
   pump->start = pump->end = 0;
-
-  if (pump->eof && !pump->shut)
-    {
-      pump->shut = TRUE;
-      if (shutdown (fd, SHUT_WR) < 0 && errno != ENOTCONN)
-        fail (relay, 1 - i, "shutdown", errno);
-    }
+  pump_shut (relay, i);
 }
+
+#ifdef HAVE_SPLICE
+/* The splice path's pump_write: from the pipe to the sink. */
+static void
+pump_write_piped (MbRelay *relay, gint i)
+{
+  Pump *pump = &relay->pump[i];
+  int fd = relay->endpoint[1 - i].fd;
+
+  while (pump->piped > 0)
+    {
+      ssize_t n = splice (pump->pipe.read_fd, NULL, fd, NULL, pump->piped,
+                          SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+
+      if (n < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          if (errno != EAGAIN)
+            fail (relay, 1 - i, "splice", errno);
+          return;
+        }
+      pump->piped -= (gsize) n;
+      pump->pipe_full = FALSE;
+      idle_touch (relay);
+    }
+  /* Empty: give the pipe back, so that idle sessions hold none. */
+  if (pump->pipe.read_fd >= 0)
+    mb_pipes_give (&pump->pipe);
+  pump_shut (relay, i);
+}
+
+/* The splice path's pump_read: from the source into the pipe, then on.
+ * FALSE when this pump cannot splice and must use its buffer instead. */
+static gboolean
+pump_read_piped (MbRelay *relay, gint i)
+{
+  Pump *pump = &relay->pump[i];
+  int fd = relay->endpoint[i].fd;
+  ssize_t n;
+
+  if (pump->pipe.read_fd < 0 && !mb_pipes_take (&pump->pipe))
+    return FALSE;   /* no pipe to be had now: copy this time */
+  do
+    n = splice (fd, NULL, pump->pipe.write_fd, NULL, MB_PIPE_SIZE - pump->piped,
+                SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+  while (n < 0 && errno == EINTR);
+
+  if (n < 0)
+    {
+      if (errno == EAGAIN)
+        {
+          /* The socket is empty, or the pipe is out of room before
+           * MB_PIPE_SIZE (each splice takes whole pipe slots).  Either way,
+           * with bytes in the pipe, wait for the sink to take some. */
+          if (pump->piped > 0)
+            pump->pipe_full = TRUE;
+        }
+      else if ((errno == EINVAL || errno == ENOSYS) && pump->piped == 0)
+        {
+          /* This socket cannot splice: the buffer, for good. */
+          pump->splice = FALSE;
+          mb_pipes_give (&pump->pipe);
+          return FALSE;
+        }
+      else
+        fail (relay, i, "splice", errno);
+    }
+  else if (n == 0)
+    pump->eof = TRUE;
+  else
+    {
+      pump->piped += (gsize) n;
+      pump->total += (guint64) n;
+      idle_touch (relay);
+    }
+  pump_write_piped (relay, i);
+  return TRUE;
+}
+#endif
 
 /* Reads from pump I's source into its buffer, then writes straight on. */
 static void
@@ -197,6 +293,10 @@ pump_read (MbRelay *relay, gint i)
   int fd = relay->endpoint[i].fd;
   ssize_t n;
 
+#ifdef HAVE_SPLICE
+  if (pump->splice && pump->end == 0 && pump_read_piped (relay, i))
+    return;
+#endif
   if (pump->buffer == NULL)
     pump->buffer = g_malloc (MB_RELAY_BUFFER_SIZE);
   do
@@ -220,10 +320,34 @@ pump_read (MbRelay *relay, gint i)
   pump_write (relay, i);
 }
 
+/* Writes whatever pump I holds, from its pipe or from its buffer. */
+static void
+pump_flush (MbRelay *relay, gint i)
+{
+#ifdef HAVE_SPLICE
+  if (relay->pump[i].piped > 0)
+    {
+      pump_write_piped (relay, i);
+      return;
+    }
+#endif
+  pump_write (relay, i);
+}
+
+static gboolean
+pump_pending (const Pump *pump)
+{
+  return pump->start < pump->end || pump->piped > 0;
+}
+
 static gboolean
 pump_wants_read (const Pump *pump)
 {
-  return !pump->eof && pump->end < MB_RELAY_BUFFER_SIZE;
+  if (pump->eof)
+    return FALSE;
+  if (pump->piped > 0)
+    return !pump->pipe_full && pump->piped < MB_PIPE_SIZE;
+  return pump->end < MB_RELAY_BUFFER_SIZE;
 }
 
 static void
@@ -244,7 +368,7 @@ update_watches (MbRelay *relay)
 
       if (pump_wants_read (&relay->pump[i]))
         want |= G_IO_IN;
-      if (relay->pump[1 - i].start < relay->pump[1 - i].end)
+      if (pump_pending (&relay->pump[1 - i]))
         want |= G_IO_OUT;
       if (want == 0 && endpoint->hung_up)
         {
@@ -289,7 +413,7 @@ on_io (MbPollerHandle *handle, GIOCondition condition)
       && pump_wants_read (&relay->pump[side]))
     pump_read (relay, side);
   if (!relay->finished && (condition & (G_IO_OUT | G_IO_HUP | G_IO_ERR)))
-    pump_write (relay, 1 - side);
+    pump_flush (relay, 1 - side);
   if (condition & G_IO_HUP)
     relay->endpoint[side].hung_up = TRUE;
 
@@ -324,6 +448,11 @@ mb_relay_new (int client_fd, int backend_fd, guint64 idle_timeout_ms,
 {
   MbRelay *relay = g_new0 (MbRelay, 1);
 
+  for (gint i = 0; i < 2; i++)
+    {
+      relay->pump[i].splice = mb_pipes_enabled ();
+      relay->pump[i].pipe.read_fd = relay->pump[i].pipe.write_fd = -1;
+    }
   endpoint_init (&relay->endpoint[0], client_fd, relay);
   endpoint_init (&relay->endpoint[1], backend_fd, relay);
   relay->last_activity = g_get_monotonic_time ();
@@ -351,6 +480,14 @@ mb_relay_free (MbRelay *relay)
     {
       endpoint_unwatch (&relay->endpoint[i]);
       g_free (relay->pump[i].buffer);
+      /* A pipe still holding bytes of an aborted session is not reused. */
+      if (relay->pump[i].pipe.read_fd >= 0)
+        {
+          if (relay->pump[i].piped > 0)
+            mb_pipes_discard (&relay->pump[i].pipe);
+          else
+            mb_pipes_give (&relay->pump[i].pipe);
+        }
     }
   idle_leave (relay);
   if (relay->start_failed != 0)

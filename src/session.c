@@ -11,6 +11,7 @@
 #include "address.h"
 #include "error.h"
 #include "log.h"
+#include "pipes.h"
 #include "relay.h"
 #include "session.h"
 
@@ -100,6 +101,7 @@ session_end (Session *session)
 
   if (live_sessions.length == 0)
     {
+      mb_pipes_trim ();
 #ifdef HAVE_MALLOC_TRIM
       /* Give the relay buffers of a busy spell back to the system, so that
        * an idle daemon returns to its resting size. */
@@ -204,6 +206,26 @@ is_resource_error (const GError *error)
          || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE);
 }
 
+static GSocket *
+new_socket (GSocketAddress *address, GError **error)
+{
+  for (gint tries = 0;; tries++)
+    {
+      g_autoptr(GError) local_error = NULL;
+      GSocket *socket = g_socket_new (g_socket_address_get_family (address), G_SOCKET_TYPE_STREAM,
+                                      G_SOCKET_PROTOCOL_TCP, &local_error);
+
+      if (socket != NULL)
+        return socket;
+      /* Pooled pipes (splice) may hold the descriptors: free them, try again. */
+      if (tries > 0 || !is_resource_error (local_error) || !mb_pipes_trim ())
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return NULL;
+        }
+    }
+}
+
 /* Not the backend's fault: this process is out of descriptors or memory.
  * Trying the other backends would fail the same way: close this client and
  * let the frontend rest. */
@@ -240,8 +262,7 @@ try_connect (Session *session)
       address = backend->addresses->pdata[session->address_index++];
       session->backend_config = backend;
       session->backend_name = mb_address_to_string (address);
-      session->backend = g_socket_new (g_socket_address_get_family (address), G_SOCKET_TYPE_STREAM,
-                                       G_SOCKET_PROTOCOL_TCP, &error);
+      session->backend = new_socket (address, &error);
       if (session->backend == NULL)
         {
           out_of_resources (session, "socket", error);

@@ -113,6 +113,27 @@ class Relay(harness.TestCase):
         harness.reset(b)
         harness.wait_closed(c, timeout=harness.CLOSE_TIMEOUT)
 
+    def test_relay_path(self):
+        """The pump in use is the one asked for: with splice() (the default on
+        Linux) a session that moved bytes holds pooled pipes until the daemon
+        is idle again; with MB_RELAY_SPLICE=0 (see test_relay_copy.py) none."""
+        backend = self.controlled_backend()
+        front = harness.free_addr()
+        mb = self.daemon(harness.config(harness.frontend("web", front, [("app", backend.addr)])))
+        baseline = harness.open_files(mb)
+        c, b = self.established(front, backend)
+        pipes = sum(n for target, n in (harness.open_files(mb) - baseline).items()
+                    if target.startswith("pipe:"))
+        if os.environ.get("MB_RELAY_SPLICE") == "0":
+            self.assertEqual(pipes, 0, "MB_RELAY_SPLICE=0: no pipe may be opened")
+        else:
+            # One pipe (two descriptors): taken for "ping", given back to the
+            # pool once empty, and taken again for "pong".
+            self.assertEqual(pipes, 2, "splice path: one pipe, pooled")
+        c.close()
+        b.close()
+        harness.wait_fds_back(mb, baseline)
+
 
 if __name__ == "__main__":
     unittest.main(testRunner=harness.Runner)

@@ -1,0 +1,11 @@
+#!/usr/bin/env python3
+"""Backpressure again, on the buffered pump: test_backpressure.py with the daemon's
+splice() path turned off (MB_RELAY_SPLICE=0), so that both paths of the relay
+are held to the same semantics."""
+
+import os
+import runpy
+
+os.environ["MB_RELAY_SPLICE"] = "0"
+runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), "test_backpressure.py"),
+               run_name="__main__")
