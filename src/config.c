@@ -408,6 +408,27 @@ get_number (cfg_t *section, const gchar *name, const gchar *prefix, guint min, g
   *out = (guint) number;
 }
 
+/* workers = auto | N: 0 for auto. */
+static void
+get_workers (cfg_t *section, guint *out, GPtrArray *errors)
+{
+  Located *value = get_located (section, "workers");
+  guint64 number = 0;
+
+  if (value == NULL)
+    return;
+  if (strcmp (value->text, "auto") == 0)
+    *out = 0;
+  else if (g_ascii_string_to_unsigned (value->text, 10, 1, MB_MAX_WORKERS, &number, NULL))
+    *out = (guint) number;
+  else
+    {
+      MbSourceLine at = locate (value->line);
+      mb_config_error (errors, at.file, at.line, "workers: '%s' is neither auto nor a number from 1 to %u",
+                       value->text, MB_MAX_WORKERS);
+    }
+}
+
 /* Reads an optional string option into *OUT (newly allocated). */
 static void
 get_string (cfg_t *section, const gchar *name, gchar **out, const gchar **file, gint *line)
@@ -487,6 +508,7 @@ config_confuse_load (const gchar *path, GPtrArray *errors)
     CFG_PTR_CB ("log_level", NULL, CFGF_NODEFAULT, located_parse, located_free),
     CFG_PTR_CB ("shutdown_timeout", NULL, CFGF_NODEFAULT, located_parse, located_free),
     CFG_PTR_CB ("max_connections", NULL, CFGF_NODEFAULT, located_parse, located_free),
+    CFG_PTR_CB ("workers", NULL, CFGF_NODEFAULT, located_parse, located_free),
     CFG_PTR_CB ("user", NULL, CFGF_NODEFAULT, located_parse, located_free),
     CFG_PTR_CB ("group", NULL, CFGF_NODEFAULT, located_parse, located_free),
     CFG_SEC ("frontend", frontend_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
@@ -529,6 +551,7 @@ config_confuse_load (const gchar *path, GPtrArray *errors)
         }
       get_duration (cfg, "shutdown_timeout", "", &config->shutdown_timeout_ms, errors);
       get_number (cfg, "max_connections", "", 1, MB_MAX_MAX_CONNECTIONS, &config->max_connections, errors);
+      get_workers (cfg, &config->workers, errors);
       get_string (cfg, "user", &config->user, &config->user_file, &config->user_line);
       get_string (cfg, "group", &config->group, &config->group_file, &config->group_line);
       for (guint i = 0; i < cfg_size (cfg, "frontend"); i++)

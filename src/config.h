@@ -36,6 +36,7 @@ typedef enum {
 #define MB_MAX_BACKLOG                 65535
 #define MB_DEFAULT_MAX_CONNECTIONS     10000
 #define MB_MAX_MAX_CONNECTIONS         1000000
+#define MB_MAX_WORKERS                 64
 
 typedef struct {
   gchar *title;
@@ -66,6 +67,7 @@ typedef struct {
   MbLogLevel log_level;
   guint64 shutdown_timeout_ms; /* 0: don't wait */
   guint max_connections;   /* live sessions of all frontends together */
+  guint workers;           /* relay threads; 0: auto (one per CPU) */
   gchar *user;             /* drop privileges to this user after binding; NULL: don't */
   gchar *group;            /* ... and this group; NULL: the user's primary group */
   const gchar *user_file, *group_file; /* interned: where user and group are set */

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "pipes.h"
 #include "session.h"
+#include "worker.h"
 
 /* Accepts per wake-up: enough to drain a burst, few enough to stay fair to
  * the sessions that share the loop. */
@@ -28,6 +29,7 @@ typedef struct {
  * that the global limit holds back. */
 static GPtrArray *all_frontends;
 static guint global_max_connections = MB_DEFAULT_MAX_CONNECTIONS;
+static gint n_held;             /* frontends held at a limit (atomic) */
 
 static gboolean on_incoming (GSocket *socket, GIOCondition condition, gpointer data);
 
@@ -69,7 +71,8 @@ listener_free (gpointer data)
 static gboolean
 below_limits (const MbFrontend *frontend)
 {
-  return (frontend->config->max_connections == 0 || frontend->live < frontend->config->max_connections)
+  return (frontend->config->max_connections == 0
+          || (guint) g_atomic_int_get (&frontend->live) < frontend->config->max_connections)
          && mb_session_count () < global_max_connections;
 }
 
@@ -79,8 +82,28 @@ static void
 update_accepting (MbFrontend *frontend)
 {
   gboolean below = below_limits (frontend);
+  gboolean was_held = frontend->held;
 
-  if (!below && !frontend->held)
+  if (!below && !was_held)
+    {
+      /* Held from now: a session ending on a worker wakes us.  One that
+       * ended before it could see the flag must not be missed: look again
+       * (the counters and the flag are sequentially consistent atomics). */
+      g_atomic_int_inc (&n_held);
+      g_atomic_int_set (&frontend->held, TRUE);
+      below = below_limits (frontend);
+      if (below)
+        {
+          g_atomic_int_set (&frontend->held, FALSE);
+          g_atomic_int_add (&n_held, -1);
+        }
+    }
+  else if (below && frontend->held)
+    {
+      g_atomic_int_set (&frontend->held, FALSE);
+      g_atomic_int_add (&n_held, -1);
+    }
+  if (!below && !was_held)
     {
       gint64 now = g_get_monotonic_time ();
 
@@ -89,11 +112,10 @@ update_accepting (MbFrontend *frontend)
         {
           frontend->last_limit_log = now;
           mb_log (G_LOG_LEVEL_WARNING, "MB_FRONTEND", frontend->config->title, NULL,
-                  "frontend %s: at max_connections (%u here, %u in all): new connections wait until sessions end",
-                  frontend->config->title, frontend->live, mb_session_count ());
+                  "frontend %s: at max_connections (%d here, %u in all): new connections wait until sessions end",
+                  frontend->config->title, g_atomic_int_get (&frontend->live), mb_session_count ());
         }
     }
-  frontend->held = !below;
 
   for (guint i = 0; i < frontend->listeners->len; i++)
     {
@@ -114,10 +136,39 @@ on_resume (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+typedef struct {
+  MbFrontend *frontend;
+  gchar *what;
+  GError *error;
+} Pause;
+
+static gboolean
+pause_on_main (gpointer data)
+{
+  Pause *pause = data;
+
+  mb_frontend_pause (pause->frontend, pause->what, pause->error);
+  g_free (pause->what);
+  g_error_free (pause->error);
+  g_free (pause);
+  return G_SOURCE_REMOVE;
+}
+
 void
 mb_frontend_pause (MbFrontend *frontend, const gchar *what, const GError *error)
 {
   gint64 now = g_get_monotonic_time ();
+
+  if (!mb_worker_is_main ())
+    {
+      Pause *pause = g_new0 (Pause, 1);
+
+      pause->frontend = frontend;
+      pause->what = g_strdup (what);
+      pause->error = g_error_copy (error);
+      g_main_context_invoke (NULL, pause_on_main, pause);
+      return;
+    }
 
   /* One line per shortage (failures less than a second apart), however
    * many pauses it takes. */
@@ -199,23 +250,34 @@ mb_frontend_set_global_limit (guint max_connections)
 void
 mb_frontend_session_started (MbFrontend *frontend)
 {
-  frontend->live++;
+  g_atomic_int_inc (&frontend->live);
+}
+
+/* On the main thread: a session ended, a place may be free under a limit. */
+static gboolean
+wake_held (gpointer data)
+{
+  for (guint i = 0; all_frontends != NULL && i < all_frontends->len; i++)
+    {
+      MbFrontend *frontend = all_frontends->pdata[i];
+
+      if (frontend->held)
+        update_accepting (frontend);
+    }
+  return G_SOURCE_REMOVE;
 }
 
 void
 mb_frontend_session_ended (MbFrontend *frontend)
 {
-  frontend->live--;
-  if (frontend->held)
-    update_accepting (frontend);
-  /* A session of this frontend also frees a place under the global limit. */
-  for (guint i = 0; all_frontends != NULL && i < all_frontends->len; i++)
-    {
-      MbFrontend *other = all_frontends->pdata[i];
-
-      if (other != frontend && other->held)
-        update_accepting (other);
-    }
+  g_atomic_int_add (&frontend->live, -1);
+  /* Only a held frontend needs telling (rarely: at a limit). */
+  if (g_atomic_int_get (&n_held) == 0)
+    return;
+  if (mb_worker_is_main ())
+    wake_held (NULL);
+  else
+    g_main_context_invoke (NULL, wake_held, NULL);
 }
 
 MbFrontend *

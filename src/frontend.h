@@ -20,11 +20,11 @@ typedef struct MbFrontend MbFrontend;
 
 struct MbFrontend {
   const MbFrontendConfig *config;  /* borrowed: the MbConfig outlives us */
-  MbBalancer balancer;
-  guint live;                      /* sessions of this frontend */
+  MbBalancer balancer;             /* used on the main thread only */
+  gint live;                       /* sessions of this frontend (atomic: they end on workers) */
   /* private */
   GPtrArray *listeners;
-  gboolean held;                   /* at a max_connections limit: not accepting */
+  gint held;                       /* at a max_connections limit: not accepting (atomic) */
   guint resume;                    /* timer while paused for lack of resources */
   gint64 last_shortage, last_limit_log;
 };
@@ -43,11 +43,12 @@ void mb_frontend_free (MbFrontend *frontend);
 /* The limit on live sessions of all frontends together (max_connections). */
 void mb_frontend_set_global_limit (guint max_connections);
 /* Sessions tell their frontend when they start and end, so that it stops
- * accepting at max_connections and starts again below. */
+ * accepting at max_connections and starts again below.  Started: on the
+ * main thread; ended: on any worker. */
 void mb_frontend_session_started (MbFrontend *frontend);
 void mb_frontend_session_ended (MbFrontend *frontend);
 /* Stops accepting for a moment after WHAT failed for lack of descriptors or
- * memory (ERROR); logs once per shortage. */
+ * memory (ERROR); logs once per shortage.  From any thread. */
 void mb_frontend_pause (MbFrontend *frontend, const gchar *what, const GError *error);
 
 G_END_DECLS

@@ -22,6 +22,7 @@
 #include "poller.h"
 #include "privileges.h"
 #include "session.h"
+#include "worker.h"
 
 typedef struct {
   MbConfig *config;
@@ -149,6 +150,12 @@ run (Daemon *daemon)
       return 1;
     }
 
+  if (!mb_workers_start (daemon->config->workers, &error))
+    {
+      g_critical ("cannot start the workers: %s", error->message);
+      return 1;
+    }
+
   daemon->loop = g_main_loop_new (NULL, FALSE);
   signals[0] = g_unix_signal_add (SIGTERM, on_stop_signal, daemon);
   signals[1] = g_unix_signal_add (SIGINT, on_stop_signal, daemon);
@@ -157,14 +164,19 @@ run (Daemon *daemon)
 
   for (guint i = 0; i < daemon->frontends->len; i++)
     mb_frontend_start (daemon->frontends->pdata[i]);
-  status = g_strdup_printf ("serving %u frontend%s", daemon->frontends->len,
-                            daemon->frontends->len == 1 ? "" : "s");
+  status = g_strdup_printf ("serving %u frontend%s with %u worker%s", daemon->frontends->len,
+                            daemon->frontends->len == 1 ? "" : "s", mb_workers_count (),
+                            mb_workers_count () == 1 ? "" : "s");
   g_message ("mini-balancer %s started: %s", PACKAGE_VERSION, status);
   mb_notify_ready (status);
 
   g_main_loop_run (daemon->loop);
 
+  /* The listeners are closed: no session is handed over any more. */
+  for (guint i = 0; i < daemon->frontends->len; i++)
+    mb_frontend_close (daemon->frontends->pdata[i]);
   mb_session_close_all ();
+  mb_workers_stop ();
   if (daemon->drain_timer != 0)
     g_source_remove (daemon->drain_timer);
   for (guint i = 0; i < G_N_ELEMENTS (signals); i++)

@@ -14,13 +14,14 @@
 
 typedef struct {
   int epfd;
-  guint source;
+  GSource *source;
   struct epoll_event events[BATCH];
   gint n_events;            /* of the batch being dispatched */
   gint next;                /* its next entry */
 } Poller;
 
-static Poller *poller;
+/* One per thread: each worker drives its own sessions (worker.h). */
+static __thread Poller *poller;
 
 static GIOCondition
 to_condition (guint32 events)
@@ -70,7 +71,9 @@ get_poller (GError **error)
       g_clear_pointer (&poller, g_free);
       return NULL;
     }
-  poller->source = g_unix_fd_add (poller->epfd, G_IO_IN, on_ready, NULL);
+  poller->source = g_unix_fd_source_new (poller->epfd, G_IO_IN);
+  g_source_set_callback (poller->source, (GSourceFunc) (void (*) (void)) on_ready, NULL, NULL);
+  g_source_attach (poller->source, g_main_context_get_thread_default ());
   return poller;
 }
 
@@ -78,6 +81,17 @@ gboolean
 mb_poller_init (GError **error)
 {
   return get_poller (error) != NULL;
+}
+
+void
+mb_poller_free (void)
+{
+  if (poller == NULL)
+    return;
+  g_source_destroy (poller->source);
+  g_source_unref (poller->source);
+  close (poller->epfd);
+  g_clear_pointer (&poller, g_free);
 }
 
 void

@@ -29,9 +29,14 @@ struct MbPollerHandle {
   GIOCondition condition;   /* what is watched; 0: not in the set */
 };
 
-/* Creates the epoll set now, at start-up, rather than at the first session
- * (so that a shortage of descriptors later cannot stop the relay). */
+/* Creates this thread's epoll set now, at start-up, rather than at the
+ * first session (so that a shortage of descriptors later cannot stop the
+ * relay).  Each thread has its own set, watched from the thread's default
+ * main context; handles are watched in the set of the thread that watches
+ * them, and must be unwatched from that thread. */
 gboolean mb_poller_init (GError **error);
+/* Closes this thread's epoll set (no handle may be watched any more). */
+void mb_poller_free (void);
 
 void mb_poller_handle_init (MbPollerHandle *handle, int fd, MbPollerFunc func, gpointer data);
 /* Watches CONDITION (G_IO_IN, G_IO_OUT) plus G_IO_HUP and G_IO_ERR, which

@@ -19,6 +19,7 @@
 #include "pipes.h"
 #include "poller.h"
 #include "relay.h"
+#include "worker.h"
 
 typedef struct {
   int fd;
@@ -47,7 +48,7 @@ struct MbRelay {
   gint64 last_activity;   /* monotonic, microseconds */
   struct IdleClock *clock; /* NULL without an idle timeout */
   GList idle_link;        /* in clock->relays */
-  guint start_failed;     /* idle source reporting a failed start */
+  GSource *start_failed;  /* idle source reporting a failed start */
   MbRelayDone done;
   gpointer user_data;
   GError *error;
@@ -64,10 +65,11 @@ static const gchar *const side_name[2] = { "client", "backend" };
 typedef struct IdleClock {
   guint64 timeout_ms;
   GQueue relays;
-  guint timer;
+  GSource *timer;
 } IdleClock;
 
-static GHashTable *idle_clocks;   /* timeout_ms -> IdleClock, kept for the process' life */
+/* timeout_ms -> IdleClock, kept for the thread's life: one set per worker. */
+static __thread GHashTable *idle_clocks;
 
 static void finish (MbRelay *relay);
 static gboolean on_idle_clock (gpointer data);
@@ -78,11 +80,11 @@ idle_clock_arm (IdleClock *clock)
   MbRelay *first;
   gint64 due_us;
 
-  if (clock->timer != 0 || clock->relays.head == NULL)
+  if (clock->timer != NULL || clock->relays.head == NULL)
     return;
   first = clock->relays.head->data;
   due_us = first->last_activity + (gint64) clock->timeout_ms * 1000 - g_get_monotonic_time ();
-  clock->timer = g_timeout_add ((guint) CLAMP ((due_us + 999) / 1000, 1, G_MAXUINT), on_idle_clock, clock);
+  clock->timer = mb_worker_timeout ((guint) CLAMP ((due_us + 999) / 1000, 1, G_MAXUINT), on_idle_clock, clock);
 }
 
 static gboolean
@@ -91,7 +93,7 @@ on_idle_clock (gpointer data)
   IdleClock *clock = data;
   gint64 now = g_get_monotonic_time ();
 
-  clock->timer = 0;
+  g_clear_pointer (&clock->timer, g_source_unref);
   while (clock->relays.head != NULL)
     {
       MbRelay *relay = clock->relays.head->data;
@@ -137,11 +139,8 @@ idle_leave (MbRelay *relay)
     return;
   g_queue_unlink (&clock->relays, &relay->idle_link);
   relay->clock = NULL;
-  if (clock->relays.head == NULL && clock->timer != 0)
-    {
-      g_source_remove (clock->timer);
-      clock->timer = 0;
-    }
+  if (clock->relays.head == NULL)
+    mb_worker_clear_source (&clock->timer);
 }
 
 /* Bytes moved: the relay's idle deadline starts again. */
@@ -430,7 +429,7 @@ on_start_failed (gpointer data)
 {
   MbRelay *relay = data;
 
-  relay->start_failed = 0;
+  g_clear_pointer (&relay->start_failed, g_source_unref);
   finish (relay);
   return G_SOURCE_REMOVE;
 }
@@ -466,7 +465,7 @@ mb_relay_new (int client_fd, int backend_fd, guint64 idle_timeout_ms,
       /* The sockets could not be watched: report it from the main loop, as
        * DONE must not run before our caller has the relay. */
       idle_leave (relay);
-      relay->start_failed = g_idle_add (on_start_failed, relay);
+      relay->start_failed = mb_worker_attach (g_idle_source_new (), on_start_failed, relay);
     }
   return relay;
 }
@@ -490,10 +489,27 @@ mb_relay_free (MbRelay *relay)
         }
     }
   idle_leave (relay);
-  if (relay->start_failed != 0)
-    g_source_remove (relay->start_failed);
+  mb_worker_clear_source (&relay->start_failed);
   g_clear_error (&relay->error);
   g_free (relay);
+}
+
+void
+mb_relay_thread_cleanup (void)
+{
+  GHashTableIter iter;
+  IdleClock *clock;
+
+  if (idle_clocks == NULL)
+    return;
+  g_hash_table_iter_init (&iter, idle_clocks);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &clock))
+    {
+      mb_worker_clear_source (&clock->timer);
+      g_free (clock);
+    }
+  g_clear_pointer (&idle_clocks, g_hash_table_unref);
+  mb_pipes_trim ();
 }
 
 guint64

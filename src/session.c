@@ -14,10 +14,12 @@
 #include "pipes.h"
 #include "relay.h"
 #include "session.h"
+#include "worker.h"
 
 typedef struct {
-  GList link;                  /* in live_sessions */
+  GList link;                  /* in its worker's live_sessions */
   MbFrontend *frontend;
+  MbWorker *worker;            /* the thread it lives on */
   GSocket *client;
   gchar *client_name;
   gint64 started;              /* monotonic, microseconds */
@@ -28,11 +30,13 @@ typedef struct {
   gchar *backend_name;         /* address of the current attempt */
   GSocket *backend;
   GSource *connect_source;     /* while connecting */
-  guint connect_timer;
+  GSource *connect_timer;
   MbRelay *relay;              /* once connected */
 } Session;
 
-static GQueue live_sessions = G_QUEUE_INIT;
+/* This thread's sessions: each lives and ends on one worker (worker.h). */
+static __thread GQueue live_sessions = G_QUEUE_INIT;
+static gint total_sessions;    /* all threads (atomic), counted from the hand-over */
 static GSourceFunc idle_callback;
 static gpointer idle_user_data;
 
@@ -81,9 +85,7 @@ stop_connecting (Session *session)
       g_source_destroy (session->connect_source);
       g_clear_pointer (&session->connect_source, g_source_unref);
     }
-  if (session->connect_timer != 0)
-    g_source_remove (session->connect_timer);
-  session->connect_timer = 0;
+  mb_worker_clear_source (&session->connect_timer);
   g_clear_object (&session->backend);
   g_clear_pointer (&session->backend_name, g_free);
 }
@@ -91,24 +93,34 @@ stop_connecting (Session *session)
 static void
 session_end (Session *session)
 {
+  gboolean last;
+
   stop_connecting (session);
   g_clear_pointer (&session->relay, mb_relay_free);
   g_clear_object (&session->client);
   g_free (session->client_name);
-  g_queue_unlink (&live_sessions, &session->link);
+  if (session->link.prev != NULL || live_sessions.head == &session->link)
+    g_queue_unlink (&live_sessions, &session->link);
+  mb_worker_session_ended (session->worker);
+  /* Every count down before the frontend looks whether it may accept
+   * again: it reads them all. */
+  last = g_atomic_int_dec_and_test (&total_sessions);
   mb_frontend_session_ended (session->frontend);
   g_free (session);
 
   if (live_sessions.length == 0)
+    mb_pipes_trim ();
+  if (last)
     {
-      mb_pipes_trim ();
 #ifdef HAVE_MALLOC_TRIM
       /* Give the relay buffers of a busy spell back to the system, so that
        * an idle daemon returns to its resting size. */
       malloc_trim (0);
 #endif
-      if (idle_callback != NULL)
+      if (idle_callback != NULL && mb_worker_is_main ())
         idle_callback (idle_user_data);
+      else if (idle_callback != NULL)
+        g_main_context_invoke (NULL, idle_callback, idle_user_data);
     }
 }
 
@@ -194,7 +206,7 @@ on_connect_timeout (gpointer data)
   g_autofree gchar *reason = g_strdup_printf ("no answer within %" G_GUINT64_FORMAT " ms",
                                               session->frontend->config->connect_timeout_ms);
 
-  session->connect_timer = 0;
+  g_clear_pointer (&session->connect_timer, g_source_unref);
   attempt_failed (session, reason);
   return G_SOURCE_REMOVE;
 }
@@ -262,7 +274,8 @@ try_connect (Session *session)
       address = backend->addresses->pdata[session->address_index++];
       session->backend_config = backend;
       session->backend_name = mb_address_to_string (address);
-      session->backend = new_socket (address, &error);
+      if (session->backend == NULL)   /* else made by mb_session_start() */
+        session->backend = new_socket (address, &error);
       if (session->backend == NULL)
         {
           out_of_resources (session, "socket", error);
@@ -284,11 +297,9 @@ try_connect (Session *session)
           attempt_failed (session, error->message);
           return;
         }
-      session->connect_source = g_socket_create_source (session->backend, G_IO_OUT, NULL);
-      g_source_set_callback (session->connect_source, (GSourceFunc) (void (*) (void)) on_connect_ready,
-                             session, NULL);
-      g_source_attach (session->connect_source, NULL);
-      session->connect_timer = g_timeout_add ((guint) config->connect_timeout_ms, on_connect_timeout, session);
+      session->connect_source = mb_worker_attach (g_socket_create_source (session->backend, G_IO_OUT, NULL),
+                                                  (GSourceFunc) (void (*) (void)) on_connect_ready, session);
+      session->connect_timer = mb_worker_timeout ((guint) config->connect_timeout_ms, on_connect_timeout, session);
       return;
     }
 
@@ -296,6 +307,39 @@ try_connect (Session *session)
           "frontend %s: %s: no backend accepted the connection; closing the client",
           config->title, client_name (session));
   session_end (session);
+}
+
+/* Makes the socket for the first attempt (see try_connect()); FALSE when
+ * the daemon is out of descriptors: the session is then over. */
+static gboolean
+first_socket (Session *session)
+{
+  const MbBackendConfig *backend = session->frontend->config->backends->pdata[session->first];
+  g_autoptr(GError) error = NULL;
+
+  if (backend->addresses->len == 0)
+    return TRUE;
+  session->backend = new_socket (backend->addresses->pdata[0], &error);
+  if (session->backend != NULL)
+    return TRUE;
+  session->backend_config = backend;
+  out_of_resources (session, "socket", error);
+  return FALSE;
+}
+
+/* On the session's worker. */
+static gboolean
+session_begin (gpointer data)
+{
+  Session *session = data;
+  MbFrontend *frontend = session->frontend;
+
+  g_queue_push_tail_link (&live_sessions, &session->link);
+  set_nodelay (session->client);
+  mb_log (G_LOG_LEVEL_INFO, "MB_FRONTEND", frontend->config->title, "MB_CLIENT", client_name (session), NULL,
+          "frontend %s: %s: serving connection", frontend->config->title, client_name (session));
+  try_connect (session);
+  return G_SOURCE_REMOVE;
 }
 
 void
@@ -311,20 +355,24 @@ mb_session_start (MbFrontend *frontend, GSocket *client)
   if (mb_log_enabled (G_LOG_LEVEL_INFO))
     client_name (session);
   session->started = g_get_monotonic_time ();
+  /* Here, on the accepting thread: the order of picks is the order of
+   * accepts, and the counts are up to date for the next accept. */
   session->first = mb_balancer_pick (&frontend->balancer);
-  g_queue_push_tail_link (&live_sessions, &session->link);
+  g_atomic_int_inc (&total_sessions);
   mb_frontend_session_started (frontend);
-  set_nodelay (client);
-
-  mb_log (G_LOG_LEVEL_INFO, "MB_FRONTEND", frontend->config->title, "MB_CLIENT", client_name (session), NULL,
-          "frontend %s: %s: serving connection", frontend->config->title, client_name (session));
-  try_connect (session);
+  /* The first backend socket here too: when descriptors run out, this
+   * client is closed and the frontend pauses before it accepts the next
+   * one (a worker could tell it only after the rest of the batch). */
+  if (!first_socket (session))
+    return;
+  session->worker = mb_worker_choose ();
+  mb_worker_run (session->worker, session_begin, session);
 }
 
 guint
 mb_session_count (void)
 {
-  return live_sessions.length;
+  return (guint) g_atomic_int_get (&total_sessions);
 }
 
 void

@@ -17,13 +17,17 @@
 
 G_BEGIN_DECLS
 
-/* Takes ownership of CLIENT. */
+/* Takes ownership of CLIENT.  Called on the accepting (main) thread: picks
+ * the backend and hands the session to a worker (worker.h). */
 void mb_session_start (MbFrontend *frontend, GSocket *client);
 
+/* Live sessions on every worker. */
 guint mb_session_count (void);
-/* Ends every live session now (their clients and backends are closed). */
+/* Ends every live session of this thread's worker now (their clients and
+ * backends are closed). */
 void mb_session_close_all (void);
-/* Called (from the main loop) each time the last live session ends. */
+/* Called (from the main thread's loop) each time the last live session
+ * ends. */
 void mb_session_set_idle_callback (GSourceFunc callback, gpointer user_data);
 
 G_END_DECLS

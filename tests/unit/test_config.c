@@ -69,6 +69,7 @@ START_TEST (test_limits_and_identity)
   g_autoptr(GError) error = NULL;
   g_autoptr(MbConfig) config = load_text ("id.conf",
     "max_connections = 500\n"
+    "workers = 3\n"
     "user = root\n"
     "group = \"root\"\n"
     "frontend f {\n"
@@ -80,6 +81,7 @@ START_TEST (test_limits_and_identity)
 
   ck_assert_msg (config != NULL, "%s", error ? error->message : "");
   ck_assert_uint_eq (config->max_connections, 500);
+  ck_assert_uint_eq (config->workers, 3);
   ck_assert_str_eq (config->user, "root");
   ck_assert_str_eq (config->group, "root");
   ck_assert_uint_eq (config->uid, 0);
@@ -106,6 +108,7 @@ START_TEST (test_defaults)
   ck_assert_uint_eq (f->backlog, 1024);
   ck_assert_uint_eq (f->max_connections, 0);
   ck_assert_uint_eq (config->max_connections, 10000);
+  ck_assert_uint_eq (config->workers, 0);   /* auto */
   ck_assert_ptr_null (config->user);
   ck_assert_ptr_null (config->group);
 }
@@ -147,6 +150,9 @@ static const struct { const gchar *text; gint line; const gchar *why; } errors[]
     2, "frontend f: bind_on: cannot resolve 'nowhere.invalid'" },
   { "frontend f {\n  bind_on = \"127.0.0.1:1\"\n  bind_on = \"127.0.0.1:2\"\n  backend b { forward_to = \"127.0.0.1:2\" }\n}\n",
     3, "bind_on is set twice (first at" },
+  { "workers = 0\n" GOOD_FRONTEND, 1, "workers: '0' is neither auto nor a number from 1 to 64" },
+  { "\nworkers = many\n" GOOD_FRONTEND, 2, "workers: 'many' is neither auto nor a number from 1 to 64" },
+  { "workers = 65\n" GOOD_FRONTEND, 1, "workers: '65' is neither auto nor a number from 1 to 64" },
   { "max_connections = 0\n" GOOD_FRONTEND, 1, "max_connections: '0' is not a number from 1 to 1000000" },
   { "frontend f {\n  bind_on = \"127.0.0.1:1\"\n  max_connections = lots\n  backend b { forward_to = \"127.0.0.1:2\" }\n}\n",
     3, "frontend f: max_connections: 'lots' is not a number from 0 to 1000000" },

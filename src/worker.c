@@ -1,0 +1,233 @@
+/* worker.c - the session threads; see worker.h. */
+#include "build-config.h"
+
+#include "error.h"
+#include "poller.h"
+#include "relay.h"
+#include "session.h"
+#include "worker.h"
+
+struct MbWorker {
+  guint index;
+  GThread *thread;          /* NULL for the main thread (worker 0) */
+  GMainContext *context;    /* NULL for the main thread: the global default */
+  GMainLoop *loop;
+  gint sessions;            /* live sessions on this worker (atomic) */
+  /* start-up handshake */
+  GMutex lock;
+  GCond cond;
+  gint state;               /* 0: starting, 1: running, -1: failed */
+  GError *error;
+};
+
+static MbWorker **workers;
+static guint n_workers;
+static guint next_choice;
+static __thread MbWorker *self;
+
+static gpointer
+worker_main (gpointer data)
+{
+  MbWorker *worker = data;
+  g_autoptr(GError) error = NULL;
+  gboolean ok;
+
+  self = worker;
+  g_main_context_push_thread_default (worker->context);
+  /* The epoll set now, while descriptors are surely to be had. */
+  ok = mb_poller_init (&error);
+  g_mutex_lock (&worker->lock);
+  worker->state = ok ? 1 : -1;
+  worker->error = g_steal_pointer (&error);
+  g_cond_signal (&worker->cond);
+  g_mutex_unlock (&worker->lock);
+
+  if (ok)
+    {
+      g_main_loop_run (worker->loop);
+      /* Sessions handed over after the stop request: start, then end. */
+      while (g_main_context_iteration (worker->context, FALSE))
+        ;
+      mb_session_close_all ();
+    }
+  mb_relay_thread_cleanup ();
+  mb_poller_free ();
+  g_main_context_pop_thread_default (worker->context);
+  return NULL;
+}
+
+static void
+worker_free (MbWorker *worker)
+{
+  if (worker->loop != NULL)
+    g_main_loop_unref (worker->loop);
+  if (worker->context != NULL)
+    g_main_context_unref (worker->context);
+  g_clear_error (&worker->error);
+  g_mutex_clear (&worker->lock);
+  g_cond_clear (&worker->cond);
+  g_free (worker);
+}
+
+static MbWorker *
+worker_new (guint index)
+{
+  MbWorker *worker = g_new0 (MbWorker, 1);
+
+  worker->index = index;
+  g_mutex_init (&worker->lock);
+  g_cond_init (&worker->cond);
+  return worker;
+}
+
+gboolean
+mb_workers_start (guint n, GError **error)
+{
+  g_return_val_if_fail (workers == NULL, FALSE);
+
+  if (n == 0)
+    n = CLAMP (g_get_num_processors (), 1, 64);
+  workers = g_new0 (MbWorker *, n);
+  workers[0] = self = worker_new (0);
+  n_workers = 1;
+  for (guint i = 1; i < n; i++)
+    {
+      MbWorker *worker = worker_new (i);
+      g_autofree gchar *name = g_strdup_printf ("mb-worker-%u", i);
+
+      worker->context = g_main_context_new ();
+      worker->loop = g_main_loop_new (worker->context, FALSE);
+      worker->thread = g_thread_try_new (name, worker_main, worker, error);
+      if (worker->thread == NULL)
+        {
+          worker_free (worker);
+          mb_workers_stop ();
+          return FALSE;
+        }
+      workers[n_workers++] = worker;
+      g_mutex_lock (&worker->lock);
+      while (worker->state == 0)
+        g_cond_wait (&worker->cond, &worker->lock);
+      g_mutex_unlock (&worker->lock);
+      if (worker->state < 0)
+        {
+          g_propagate_prefixed_error (error, g_steal_pointer (&worker->error), "worker %u: ", i);
+          mb_workers_stop ();
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+static gboolean
+worker_quit (gpointer data)
+{
+  MbWorker *worker = data;
+
+  mb_session_close_all ();
+  g_main_loop_quit (worker->loop);
+  return G_SOURCE_REMOVE;
+}
+
+void
+mb_workers_stop (void)
+{
+  for (guint i = 1; i < n_workers; i++)
+    {
+      MbWorker *worker = workers[i];
+
+      if (worker->state > 0)
+        g_main_context_invoke (worker->context, worker_quit, worker);
+      g_thread_join (worker->thread);
+      worker_free (worker);
+    }
+  if (workers != NULL)
+    worker_free (workers[0]);
+  g_clear_pointer (&workers, g_free);
+  n_workers = 0;
+  self = NULL;
+}
+
+guint
+mb_workers_count (void)
+{
+  return n_workers;
+}
+
+MbWorker *
+mb_worker_choose (void)
+{
+  MbWorker *best = NULL;
+  gint fewest = G_MAXINT;
+
+  if (n_workers == 0)
+    return NULL;
+  /* Fewest sessions; among equals, the one after the last chosen, so that
+   * an idle daemon spreads sequential clients over every worker. */
+  for (guint k = 0; k < n_workers; k++)
+    {
+      MbWorker *worker = workers[(next_choice + k) % n_workers];
+      gint sessions = g_atomic_int_get (&worker->sessions);
+
+      if (sessions < fewest)
+        {
+          best = worker;
+          fewest = sessions;
+        }
+    }
+  next_choice = (best->index + 1) % n_workers;
+  g_atomic_int_inc (&best->sessions);
+  return best;
+}
+
+void
+mb_worker_session_ended (MbWorker *worker)
+{
+  if (worker != NULL)
+    g_atomic_int_add (&worker->sessions, -1);
+}
+
+void
+mb_worker_run (MbWorker *worker, GSourceFunc func, gpointer data)
+{
+  if (worker == NULL || worker == self)
+    func (data);
+  else
+    g_main_context_invoke (worker->context, func, data);
+}
+
+MbWorker *
+mb_worker_self (void)
+{
+  return self;
+}
+
+gboolean
+mb_worker_is_main (void)
+{
+  return self == NULL || self->index == 0;
+}
+
+GSource *
+mb_worker_attach (GSource *source, GSourceFunc func, gpointer data)
+{
+  g_source_set_callback (source, func, data, NULL);
+  g_source_attach (source, g_main_context_get_thread_default ());
+  return source;
+}
+
+GSource *
+mb_worker_timeout (guint interval_ms, GSourceFunc func, gpointer data)
+{
+  return mb_worker_attach (g_timeout_source_new (interval_ms), func, data);
+}
+
+void
+mb_worker_clear_source (GSource **source)
+{
+  if (*source != NULL)
+    {
+      g_source_destroy (*source);
+      g_clear_pointer (source, g_source_unref);
+    }
+}

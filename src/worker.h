@@ -1,0 +1,58 @@
+/* worker.h - the threads that run sessions (workers = auto | N).
+ *
+ * The main thread accepts (frontend.c) and picks each client's backend
+ * (balancer.c), so round-robin stays exact and the connection limits are
+ * plain counters; then it hands the session to the worker with the fewest
+ * live sessions.  Each worker is a thread with its own GMainContext and its
+ * own epoll set (poller.c), idle clocks (relay.c), pipe pool (pipes.c) and
+ * session list (session.c), all thread-local: a session lives and ends on
+ * one worker, and workers share nothing mutable but atomic counters.  The
+ * main thread is worker 0, so with workers = 1 nothing crosses threads.
+ *
+ * Why not one SO_REUSEPORT listener per worker: with SO_REUSEPORT any other
+ * process of the same user may bind the same port and silently take a share
+ * of the connections (a second daemon would not fail with "Address already
+ * in use"), systemd passes one socket per address, and the limits and the
+ * round-robin counter would need cross-thread coordination on every accept.
+ * The price here is one hand-over per connection (a GLib idle source).
+ *
+ * Sources a worker's code creates go to the thread's own context: attach
+ * them with mb_worker_attach() (never g_timeout_add(), g_idle_add() or
+ * g_source_remove(), which use the main thread's context).
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct MbWorker MbWorker;
+
+/* Starts N workers (the calling thread being the first); N = 0: one per
+ * CPU.  Call from the main thread, with the main context's loop about to
+ * run. */
+gboolean mb_workers_start (guint n, GError **error);
+/* Ends every worker's sessions (mb_session_close_all in each thread) and
+ * joins the threads.  The main thread's own sessions are its caller's. */
+void mb_workers_stop (void);
+guint mb_workers_count (void);
+
+/* The worker to give a new session to (fewest live sessions): counts the
+ * session in.  mb_worker_session_ended() counts it out. */
+MbWorker *mb_worker_choose (void);
+void mb_worker_session_ended (MbWorker *worker);
+/* Runs FUNC (DATA) on WORKER's thread: now if that is this thread, else
+ * from its main loop. */
+void mb_worker_run (MbWorker *worker, GSourceFunc func, gpointer data);
+/* This thread's worker; NULL for a thread that is none. */
+MbWorker *mb_worker_self (void);
+gboolean mb_worker_is_main (void);
+
+/* Attaches SOURCE to this thread's context and returns it (the caller
+ * keeps the reference). */
+GSource *mb_worker_attach (GSource *source, GSourceFunc func, gpointer data);
+GSource *mb_worker_timeout (guint interval_ms, GSourceFunc func, gpointer data);
+/* Destroys and unrefs *SOURCE, if any, and sets it to NULL. */
+void mb_worker_clear_source (GSource **source);
+
+G_END_DECLS

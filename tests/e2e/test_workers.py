@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""workers = N: sessions spread over N threads, each with its own epoll set;
+round-robin stays exact, and stopping ends the sessions of every worker."""
+
+import os
+import signal
+import sys
+import unittest
+
+sys.dont_write_bytecode = True
+sys.path.append(os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+
+def thread_names(mb):
+    names = []
+    for tid in os.listdir(f"/proc/{mb.proc.pid}/task"):
+        try:
+            with open(f"/proc/{mb.proc.pid}/task/{tid}/comm") as f:
+                names.append(f.read().strip())
+        except FileNotFoundError:
+            pass
+    return names
+
+
+def epoll_sets(mb):
+    """For each epoll descriptor of the daemon, how many descriptors it watches
+    (the "tfd:" lines of /proc/PID/fdinfo)."""
+    sets = []
+    fd_dir = f"/proc/{mb.proc.pid}/fd"
+    for fd in os.listdir(fd_dir):
+        try:
+            if os.readlink(f"{fd_dir}/{fd}") != "anon_inode:[eventpoll]":
+                continue
+            with open(f"/proc/{mb.proc.pid}/fdinfo/{fd}") as f:
+                sets.append(sum(1 for line in f if line.startswith("tfd:")))
+        except FileNotFoundError:
+            pass
+    return sorted(sets)
+
+
+class Workers(harness.TestCase):
+
+    def established(self, front, backend):
+        c = self.connect(front)
+        b = backend.accept()
+        harness.send_all(c, b"ping")
+        self.assertEqual(harness.recv_exact(b, 4), b"ping")
+        harness.send_all(b, b"pong")
+        self.assertEqual(harness.recv_exact(c, 4), b"pong")
+        return c, b
+
+    def test_threads_and_one_epoll_set_each(self):
+        """workers = 3: two more threads (the main thread is the first
+        worker), and six sessions end up two per worker: each worker's epoll
+        set holds the four sockets of its two sessions."""
+        backend = self.controlled_backend()
+        front = harness.free_addr()
+        mb = self.daemon(harness.config(harness.frontend("web", front, [("app", backend.addr)]),
+                                        workers=3))
+        names = thread_names(mb)
+        self.assertEqual(sorted(n for n in names if n.startswith("mb-worker-")),
+                         ["mb-worker-1", "mb-worker-2"], names)
+        self.assertEqual(epoll_sets(mb), [0, 0, 0], "no session yet")
+
+        pairs = [self.established(front, backend) for _ in range(6)]
+        self.assertEqual(epoll_sets(mb), [4, 4, 4], "sessions spread over the workers")
+
+        for c, b in pairs:
+            harness.send_all(c, b"x" * 1000)
+            self.assertEqual(harness.recv_exact(b, 1000), b"x" * 1000)
+            c.close()
+            self.assertEqual(harness.recv_until_eof(b), b"")
+            b.close()
+        harness.wait_for(lambda: epoll_sets(mb) == [0, 0, 0], harness.CLOSE_TIMEOUT,
+                         "every worker's sessions to end")
+        self.assertEqual(mb.stop(), 0)
+
+    def test_one_worker_is_the_main_thread(self):
+        backend = self.echo_backend()
+        front = harness.free_addr()
+        mb = self.daemon(harness.config(harness.frontend("web", front, [("app", backend.addr)]),
+                                        workers=1))
+        self.assertEqual([n for n in thread_names(mb) if n.startswith("mb-worker-")], [])
+        s = self.connect(front)
+        self.assertEqual(harness.transfer(s, b"hello" * 1000), b"hello" * 1000)
+        self.assertEqual(mb.stop(), 0)
+
+    def test_round_robin_exact_across_workers(self):
+        """Sequential clients alternate workers, yet the backends' order is
+        exactly the seed's: the pick is made where the accept is."""
+        names = ["app1", "app2", "app3"]
+        backends = [self.ident_backend(n) for n in names]
+        front = harness.free_addr()
+        self.daemon(harness.config(harness.frontend(
+            "web", front, [(n, b.addr) for n, b in zip(names, backends)]), workers=4))
+        got = [self.who(front) for _ in range(24)]
+        self.assertEqual(got, [names[k % 3] for k in range(24)])
+
+    def test_stop_ends_sessions_on_every_worker(self):
+        """SIGTERM with sessions on three workers and shutdown_timeout = 0:
+        every client is closed, and the daemon exits 0."""
+        backend = self.controlled_backend()
+        front = harness.free_addr()
+        mb = self.daemon(harness.config(harness.frontend("web", front, [("app", backend.addr)]),
+                                        workers=3, shutdown_timeout=0))
+        pairs = [self.established(front, backend) for _ in range(6)]
+        self.assertEqual(epoll_sets(mb), [4, 4, 4])
+        mb.signal(signal.SIGTERM)
+        for c, _ in pairs:
+            harness.wait_closed(c)
+        self.assertEqual(mb.wait(), 0)
+
+    def test_drain_waits_for_sessions_on_every_worker(self):
+        """SIGTERM with sessions on two workers: they finish their exchange
+        after the stop, then the daemon exits 0."""
+        backend = self.controlled_backend()
+        front = harness.free_addr()
+        mb = self.daemon(harness.config(harness.frontend("web", front, [("app", backend.addr)]),
+                                        workers=2, shutdown_timeout="10s"))
+        pairs = [self.established(front, backend) for _ in range(4)]
+        self.assertEqual(epoll_sets(mb), [4, 4])
+        mb.signal(signal.SIGTERM)
+        mb.wait_notify("STOPPING=1")
+        for c, b in pairs:
+            harness.send_all(c, b"after the stop")
+            self.assertEqual(harness.recv_exact(b, 14), b"after the stop")
+            harness.send_all(b, b"reply")
+            self.assertEqual(harness.recv_exact(c, 5), b"reply")
+            self.assertTrue(mb.running(), "exited while sessions were still open")
+            c.close()
+            b.close()
+        self.assertEqual(mb.wait(), 0)
+
+
+if __name__ == "__main__":
+    unittest.main(testRunner=harness.Runner)
