@@ -4,14 +4,17 @@
 #ifdef HAVE_MALLOC_TRIM
 #include <malloc.h>
 #endif
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "address.h"
 #include "error.h"
 #include "log.h"
 #include "pipes.h"
+#include "poller.h"
 #include "relay.h"
 #include "session.h"
 #include "worker.h"
@@ -20,16 +23,17 @@ typedef struct {
   GList link;                  /* in its worker's live_sessions */
   MbFrontend *frontend;
   MbWorker *worker;            /* the thread it lives on */
-  GSocket *client;
+  int client;                  /* descriptors: -1 when closed */
   gchar *client_name;
   gint64 started;              /* monotonic, microseconds */
   guint first;                 /* index of the backend the balancer picked */
   guint attempt;               /* backends given up on so far */
   guint address_index;         /* next address of the current backend */
   const MbBackendConfig *backend_config;
-  gchar *backend_name;         /* address of the current attempt */
-  GSocket *backend;
-  GSource *connect_source;     /* while connecting */
+  GSocketAddress *backend_address; /* of the current attempt (borrowed from the config) */
+  gchar *backend_name;         /* its text, worked out on first use */
+  int backend;
+  MbPollerHandle connect_watch; /* while connecting */
   GSource *connect_timer;
   MbRelay *relay;              /* once connected */
 } Session;
@@ -46,11 +50,31 @@ client_name (Session *session)
 {
   if (session->client_name == NULL)
     {
-      g_autoptr(GSocketAddress) peer = g_socket_get_remote_address (session->client, NULL);
+      struct sockaddr_storage native;
+      socklen_t len = sizeof native;
+      g_autoptr(GSocketAddress) peer = NULL;
 
+      if (getpeername (session->client, (struct sockaddr *) &native, &len) == 0)
+        peer = g_socket_address_new_from_native (&native, len);
       session->client_name = peer ? mb_address_to_string (peer) : g_strdup ("(unknown client)");
     }
   return session->client_name;
+}
+
+/* The current attempt's backend address as text, worked out on first use:
+ * most sessions never log it. */
+static const gchar *
+backend_name (Session *session)
+{
+  if (session->backend_name == NULL)
+    session->backend_name = mb_address_to_string (session->backend_address);
+  return session->backend_name;
+}
+
+static GError *
+error_from_errno (gint errnum)
+{
+  return g_error_new_literal (G_IO_ERROR, g_io_error_from_errno (errnum), g_strerror (errnum));
 }
 
 static const gchar *
@@ -60,34 +84,44 @@ frontend_title (const Session *session)
 }
 
 static void
-set_nodelay (GSocket *socket)
+set_nodelay (int fd)
 {
   /* We pass on what arrives when it arrives; the peers did their own
    * coalescing.  Nagle here would only add latency. */
-  g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+  int on = 1;
+
+  setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
 }
 
 static void
-abort_socket (GSocket *socket)
+abort_socket (int fd)
 {
   /* Close with RST, not FIN: the peer must not take an aborted session for
    * a complete one. */
   struct linger linger = { 1, 0 };
 
-  setsockopt (g_socket_get_fd (socket), SOL_SOCKET, SO_LINGER, &linger, sizeof linger);
+  setsockopt (fd, SOL_SOCKET, SO_LINGER, &linger, sizeof linger);
 }
 
 static void
-stop_connecting (Session *session)
+close_fd (int *fd)
 {
-  if (session->connect_source != NULL)
-    {
-      g_source_destroy (session->connect_source);
-      g_clear_pointer (&session->connect_source, g_source_unref);
-    }
+  if (*fd >= 0)
+    close (*fd);
+  *fd = -1;
+}
+
+/* Ends the current attempt, closing its socket unless KEEP_SOCKET. */
+static void
+stop_connecting (Session *session, gboolean keep_socket)
+{
+  mb_poller_unwatch (&session->connect_watch);
   mb_worker_clear_source (&session->connect_timer);
-  g_clear_object (&session->backend);
-  g_clear_pointer (&session->backend_name, g_free);
+  if (!keep_socket)
+    {
+      close_fd (&session->backend);
+      g_clear_pointer (&session->backend_name, g_free);
+    }
 }
 
 static void
@@ -95,9 +129,9 @@ session_end (Session *session)
 {
   gboolean last;
 
-  stop_connecting (session);
+  stop_connecting (session, FALSE);
   g_clear_pointer (&session->relay, mb_relay_free);
-  g_clear_object (&session->client);
+  close_fd (&session->client);
   g_free (session->client_name);
   if (session->link.prev != NULL || live_sessions.head == &session->link)
     g_queue_unlink (&live_sessions, &session->link);
@@ -143,12 +177,12 @@ on_relay_done (MbRelay *relay, const GError *error, gpointer data)
 
       mb_log_fields (G_LOG_LEVEL_INFO,
                      "MB_FRONTEND", frontend_title (session), "MB_CLIENT", client_name (session),
-                     "MB_BACKEND", session->backend_config->title, "MB_BACKEND_ADDRESS", session->backend_name,
+                     "MB_BACKEND", session->backend_config->title, "MB_BACKEND_ADDRESS", backend_name (session),
                      "MB_BYTES_FROM_CLIENT", from_client, "MB_BYTES_TO_CLIENT", to_client, NULL,
                      "frontend %s: %s: served connection via backend %s (%s) in %.3f s, "
                      "%s bytes from client, %s bytes to client%s",
                      frontend_title (session), client_name (session), session->backend_config->title,
-                     session->backend_name, seconds, from_client, to_client, ended);
+                     backend_name (session), seconds, from_client, to_client, ended);
     }
   session_end (session);
 }
@@ -156,20 +190,16 @@ on_relay_done (MbRelay *relay, const GError *error, gpointer data)
 static void
 connected (Session *session)
 {
-  GSocket *backend = g_steal_pointer (&session->backend);
-  gchar *backend_name = g_steal_pointer (&session->backend_name);
+  stop_connecting (session, TRUE);
+  set_nodelay (session->backend);
 
-  stop_connecting (session);
-  session->backend = backend;
-  session->backend_name = backend_name;
-  set_nodelay (backend);
+  if (mb_log_enabled (G_LOG_LEVEL_INFO))
+    mb_log (G_LOG_LEVEL_INFO, "MB_FRONTEND", frontend_title (session), "MB_CLIENT", client_name (session),
+            "MB_BACKEND", session->backend_config->title, "MB_BACKEND_ADDRESS", backend_name (session), NULL,
+            "frontend %s: %s: opened client connection to backend %s (%s)", frontend_title (session),
+            client_name (session), session->backend_config->title, backend_name (session));
 
-  mb_log (G_LOG_LEVEL_INFO, "MB_FRONTEND", frontend_title (session), "MB_CLIENT", client_name (session),
-          "MB_BACKEND", session->backend_config->title, "MB_BACKEND_ADDRESS", session->backend_name, NULL,
-          "frontend %s: %s: opened client connection to backend %s (%s)", frontend_title (session),
-          client_name (session), session->backend_config->title, session->backend_name);
-
-  session->relay = mb_relay_new (g_socket_get_fd (session->client), g_socket_get_fd (session->backend),
+  session->relay = mb_relay_new (session->client, session->backend,
                                  session->frontend->config->idle_timeout_ms, on_relay_done, session);
 }
 
@@ -179,24 +209,26 @@ static void
 attempt_failed (Session *session, const gchar *reason)
 {
   mb_log (G_LOG_LEVEL_WARNING, "MB_FRONTEND", frontend_title (session), "MB_CLIENT", client_name (session),
-          "MB_BACKEND", session->backend_config->title, "MB_BACKEND_ADDRESS", session->backend_name, NULL,
+          "MB_BACKEND", session->backend_config->title, "MB_BACKEND_ADDRESS", backend_name (session), NULL,
           "frontend %s: %s: backend %s (%s): connect failed: %s", frontend_title (session),
-          client_name (session), session->backend_config->title, session->backend_name, reason);
-  stop_connecting (session);
+          client_name (session), session->backend_config->title, backend_name (session), reason);
+  stop_connecting (session, FALSE);
   try_connect (session);
 }
 
-static gboolean
-on_connect_ready (GSocket *socket, GIOCondition condition, gpointer data)
+static void
+on_connect_ready (MbPollerHandle *handle, GIOCondition condition)
 {
-  Session *session = data;
-  g_autoptr(GError) error = NULL;
+  Session *session = handle->data;
+  gint errnum = 0;
+  socklen_t len = sizeof errnum;
 
-  if (g_socket_check_connect_result (socket, &error))
+  if (getsockopt (session->backend, SOL_SOCKET, SO_ERROR, &errnum, &len) < 0)
+    errnum = errno;
+  if (errnum == 0)
     connected (session);
   else
-    attempt_failed (session, error->message);
-  return G_SOURCE_REMOVE;
+    attempt_failed (session, g_strerror (errnum));
 }
 
 static gboolean
@@ -212,28 +244,28 @@ on_connect_timeout (gpointer data)
 }
 
 static gboolean
-is_resource_error (const GError *error)
+is_resource_errno (gint errnum)
 {
-  return g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TOO_MANY_OPEN_FILES)
-         || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE);
+  return errnum == EMFILE || errnum == ENFILE || errnum == ENOBUFS || errnum == ENOMEM;
 }
 
-static GSocket *
+/* A non-blocking TCP socket for ADDRESS's family; -1 with ERROR set. */
+static int
 new_socket (GSocketAddress *address, GError **error)
 {
+  int family = g_socket_address_get_family (address) == G_SOCKET_FAMILY_IPV6 ? AF_INET6 : AF_INET;
+
   for (gint tries = 0;; tries++)
     {
-      g_autoptr(GError) local_error = NULL;
-      GSocket *socket = g_socket_new (g_socket_address_get_family (address), G_SOCKET_TYPE_STREAM,
-                                      G_SOCKET_PROTOCOL_TCP, &local_error);
+      int fd = socket (family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
 
-      if (socket != NULL)
-        return socket;
+      if (fd >= 0)
+        return fd;
       /* Pooled pipes (splice) may hold the descriptors: free them, try again. */
-      if (tries > 0 || !is_resource_error (local_error) || !mb_pipes_trim ())
+      if (tries > 0 || !is_resource_errno (errno) || !mb_pipes_trim ())
         {
-          g_propagate_error (error, g_steal_pointer (&local_error));
-          return NULL;
+          g_propagate_error (error, error_from_errno (errno));
+          return -1;
         }
     }
 }
@@ -262,7 +294,7 @@ try_connect (Session *session)
     {
       guint index = mb_balancer_next (&session->frontend->balancer, session->first, session->attempt);
       const MbBackendConfig *backend = config->backends->pdata[index];
-      GSocketAddress *address;
+      struct sockaddr_storage native;
       g_autoptr(GError) error = NULL;
 
       if (session->address_index >= backend->addresses->len)
@@ -271,34 +303,41 @@ try_connect (Session *session)
           session->address_index = 0;
           continue;
         }
-      address = backend->addresses->pdata[session->address_index++];
+      session->backend_address = backend->addresses->pdata[session->address_index++];
       session->backend_config = backend;
-      session->backend_name = mb_address_to_string (address);
-      if (session->backend == NULL)   /* else made by mb_session_start() */
-        session->backend = new_socket (address, &error);
-      if (session->backend == NULL)
+      if (session->backend < 0)   /* else made by mb_session_start() */
+        session->backend = new_socket (session->backend_address, &error);
+      if (session->backend < 0)
         {
           out_of_resources (session, "socket", error);
           return;
         }
-      g_socket_set_blocking (session->backend, FALSE);
-      if (g_socket_connect (session->backend, address, NULL, &error))
+      /* Cannot fail: the addresses were resolved to IP addresses at load. */
+      g_socket_address_to_native (session->backend_address, &native, sizeof native, NULL);
+      if (connect (session->backend, (struct sockaddr *) &native,
+                   g_socket_address_get_native_size (session->backend_address)) == 0)
         {
           connected (session);
           return;
         }
-      if (is_resource_error (error))
+      if (is_resource_errno (errno))
         {
-          out_of_resources (session, "connect", error);
+          g_autoptr(GError) shortage = error_from_errno (errno);
+
+          out_of_resources (session, "connect", shortage);
           return;
         }
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PENDING))
+      if (errno != EINPROGRESS && errno != EINTR)
         {
-          attempt_failed (session, error->message);
+          attempt_failed (session, g_strerror (errno));
           return;
         }
-      session->connect_source = mb_worker_attach (g_socket_create_source (session->backend, G_IO_OUT, NULL),
-                                                  (GSourceFunc) (void (*) (void)) on_connect_ready, session);
+      mb_poller_handle_init (&session->connect_watch, session->backend, on_connect_ready, session);
+      if (!mb_poller_watch (&session->connect_watch, G_IO_OUT, &error))
+        {
+          out_of_resources (session, "watch", error);
+          return;
+        }
       session->connect_timer = mb_worker_timeout ((guint) config->connect_timeout_ms, on_connect_timeout, session);
       return;
     }
@@ -320,7 +359,7 @@ first_socket (Session *session)
   if (backend->addresses->len == 0)
     return TRUE;
   session->backend = new_socket (backend->addresses->pdata[0], &error);
-  if (session->backend != NULL)
+  if (session->backend >= 0)
     return TRUE;
   session->backend_config = backend;
   out_of_resources (session, "socket", error);
@@ -343,13 +382,14 @@ session_begin (gpointer data)
 }
 
 void
-mb_session_start (MbFrontend *frontend, GSocket *client)
+mb_session_start (MbFrontend *frontend, int client)
 {
   Session *session = g_new0 (Session, 1);
 
   session->link.data = session;
   session->frontend = frontend;
   session->client = client;
+  session->backend = -1;
   /* The address is asked for (getpeername) only when a line will name it:
    * at info level for every connection, otherwise only on failures. */
   if (mb_log_enabled (G_LOG_LEVEL_INFO))

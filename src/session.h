@@ -17,9 +17,10 @@
 
 G_BEGIN_DECLS
 
-/* Takes ownership of CLIENT.  Called on the accepting (main) thread: picks
- * the backend and hands the session to a worker (worker.h). */
-void mb_session_start (MbFrontend *frontend, GSocket *client);
+/* Takes ownership of CLIENT, an accepted non-blocking socket.  Called on
+ * the accepting (main) thread: picks the backend and hands the session to a
+ * worker (worker.h). */
+void mb_session_start (MbFrontend *frontend, int client);
 
 /* Live sessions on every worker. */
 guint mb_session_count (void);
