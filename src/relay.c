@@ -173,6 +173,11 @@ pump_shut (MbRelay *relay, gint i)
   if (pump->eof && !pump->shut)
     {
       pump->shut = TRUE;
+      /* When the other direction is over too, the relay ends now and its
+       * owner closes both sockets: close() sends this FIN (everything the
+       * sink sent was read, up to its EOF), one system call fewer. */
+      if (relay->pump[1 - i].shut)
+        return;
       if (shutdown (relay->endpoint[1 - i].fd, SHUT_WR) < 0 && errno != ENOTCONN)
         fail (relay, 1 - i, "shutdown", errno);
     }
