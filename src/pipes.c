@@ -9,12 +9,15 @@
 
 #include "pipes.h"
 
-/* Pipes kept for reuse per thread: enough for a burst of busy sessions,
- * the rest are closed when given back. */
+/* Pipes kept for reuse: enough for a burst of busy sessions, the rest are
+ * closed when given back.  One pool for all workers, behind a lock (taken
+ * for a few instructions, when a pump starts or stops moving bytes), so that
+ * any thread short of descriptors can empty it. */
 #define POOL_SIZE 64
 
-static __thread MbPipe pool[POOL_SIZE];
-static __thread guint pooled;
+static GMutex pool_lock;
+static MbPipe pool[POOL_SIZE];
+static guint pooled;
 
 static gint open_pipes;                 /* in use and pooled, all threads */
 static guint max_pipes = 1024;
@@ -48,11 +51,14 @@ mb_pipes_take (MbPipe *pipe)
 {
   int fds[2];
 
+  g_mutex_lock (&pool_lock);
   if (pooled > 0)
     {
       *pipe = pool[--pooled];
+      g_mutex_unlock (&pool_lock);
       return TRUE;
     }
+  g_mutex_unlock (&pool_lock);
 #if defined HAVE_SPLICE && defined HAVE_PIPE2
   if ((guint) g_atomic_int_add (&open_pipes, 1) >= max_pipes)
     {
@@ -85,21 +91,30 @@ mb_pipes_discard (MbPipe *pipe)
 void
 mb_pipes_give (MbPipe *pipe)
 {
+  g_mutex_lock (&pool_lock);
   if (pooled < POOL_SIZE)
     {
       pool[pooled++] = *pipe;
+      g_mutex_unlock (&pool_lock);
       pipe->read_fd = pipe->write_fd = -1;
+      return;
     }
-  else
-    mb_pipes_discard (pipe);
+  g_mutex_unlock (&pool_lock);
+  mb_pipes_discard (pipe);
 }
 
 gboolean
 mb_pipes_trim (void)
 {
-  gboolean any = pooled > 0;
+  MbPipe spare[POOL_SIZE];
+  guint n;
 
-  while (pooled > 0)
-    mb_pipes_discard (&pool[--pooled]);
-  return any;
+  g_mutex_lock (&pool_lock);
+  n = pooled;
+  memcpy (spare, pool, n * sizeof *pool);
+  pooled = 0;
+  g_mutex_unlock (&pool_lock);
+  for (guint i = 0; i < n; i++)
+    mb_pipes_discard (&spare[i]);
+  return n > 0;
 }

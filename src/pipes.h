@@ -11,7 +11,7 @@
  * The number of pipes in use and pooled is bounded in all (main.c lets them
  * take an eighth of the descriptor limit): past it, mb_pipes_take() says no and the
  * relay uses its buffered pump, so pipes can never starve accept() of
- * descriptors.  The pool is per thread; the bound is shared (atomic).
+ * descriptors.  One pool and one bound for all threads.
  */
 #pragma once
 
@@ -38,7 +38,7 @@ gboolean mb_pipes_take (MbPipe *pipe);
 void mb_pipes_give (MbPipe *pipe);
 /* Closes a pipe that may still hold bytes (a session ended mid-flight). */
 void mb_pipes_discard (MbPipe *pipe);
-/* Closes this thread's pooled pipes; TRUE when there were any.  Called when
+/* Closes the pooled pipes; TRUE when there were any.  Called when
  * the daemon goes idle, and when a descriptor is short: pooled pipes are a
  * cache, sessions come first. */
 gboolean mb_pipes_trim (void);

@@ -142,10 +142,10 @@ session_end (Session *session)
   mb_frontend_session_ended (session->frontend);
   g_free (session);
 
-  if (live_sessions.length == 0)
-    mb_pipes_trim ();
   if (last)
     {
+      /* An idle daemon holds only its start-up descriptors. */
+      mb_pipes_trim ();
 #ifdef HAVE_MALLOC_TRIM
       /* Give the relay buffers of a busy spell back to the system, so that
        * an idle daemon returns to its resting size. */

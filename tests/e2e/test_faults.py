@@ -194,6 +194,8 @@ class AsyncServer:
         self.bytes_in = 0
         self.received = collections.Counter()   # bytes per connection (by fd)
         self.errors = []         # handler failures other than the peer going away
+        self.stall_at = None     # echo stops answering past this many bytes in
+        self.stalled = None      # ... until kill(), which cancels it
         self.tasks = {}          # task -> its connection
         self.loop = None
 
@@ -255,6 +257,8 @@ async def echo(server, conn):
             return
         server.bytes_in += len(data)
         server.received[conn.fileno()] += len(data)
+        if server.stall_at is not None and server.bytes_in >= server.stall_at:
+            await server.stalled.wait()     # never set: kill() cancels us
         await loop.sock_sendall(conn, data)
 
 
@@ -322,7 +326,12 @@ class Faults(harness.TestCase):
 
             tasks = [asyncio.create_task(client(i)) for i in range(clients)]
             # Kill once the doomed backend has echoed a good part of its share.
+            # Past that point it stops answering, so that the kill finds
+            # sessions in flight however fast the daemon relays (the test's
+            # own event loop may look at the counter only much later).
             share = sum(sizes) // 2
+            doomed.stalled = asyncio.Event()
+            doomed.stall_at = share // 4
             await until(lambda: doomed.bytes_in >= share // 4, 60 * SLOW,
                         "the doomed backend to receive a quarter of its share")
             cut, unused = await doomed.kill()
