@@ -1,9 +1,35 @@
-/* balancer.h - which backend a new connection goes to first.
+/* balancer.h - which backends a new connection tries, and in what order.
  *
- * Pure selection logic over backend state, no I/O.  Round-robin is exact per
- * frontend: connection k goes first to backend ((k - 1) mod n) + 1, counting
- * from 1.  The counter moves by one per connection, whatever failovers that
- * connection then needs (the session tries the following backends in order).
+ * Pure selection logic over backend state: no I/O, no sockets, no threads.
+ * A balancer belongs to one frontend and is used from one thread; it keeps
+ * no pointer into its caller's data (names are copied).  Each algorithm
+ * lives in its own file (lb-round-robin.c) behind this interface; balancer.c
+ * decides which backends are eligible and turns a pick into a plan.
+ *
+ * The plan for one connection (mb_balancer_plan):
+ * - The eligible tier is the up non-backup backends; if none is up, the up
+ *   backups; if no backend is up at all, every backend, non-backups first:
+ *   the health checks may be wrong, and a client tried against backends
+ *   that were marked down beats a client refused.  In that last case the
+ *   algorithm picks among the non-backups (among the backups if there are
+ *   only backups), and the backups follow them in the plan.
+ * - order[0] is the algorithm's pick within the tier; the rest of the tier
+ *   follows, cyclically after the pick in index order.  That is the
+ *   failover order: the session tries order[0], and when a backend refuses
+ *   or times out, the next one.  Backends outside the tier are not in it.
+ * - A plan call moves the algorithm's state by exactly one pick, whatever
+ *   failovers the connection then needs.
+ * - No allocation per call (mb_balancer_new allocates everything); O(n)
+ *   work at most.
+ *
+ * The algorithms:
+ * - round-robin: smooth weighted round-robin (nginx's).  Each pick adds
+ *   every eligible backend's weight to its current weight, takes the
+ *   largest (ties to the lowest index) and subtracts the total weight from
+ *   it.  Equal weights give 0, 1, ..., n-1, 0, 1, ...: connection k goes
+ *   first to backend ((k - 1) mod n) + 1, as in the seed.  Weights 3:1 give
+ *   a a b a, a a b a, ...: spread out, never in bursts.  A change of the
+ *   tier starts the sequence again over the new tier.
  */
 #pragma once
 
@@ -13,18 +39,34 @@
 
 G_BEGIN_DECLS
 
+#define MB_BALANCER_MAX_WEIGHT 256
+
+/* A backend as the balancer sees it; fixed at creation. */
 typedef struct {
-  MbBalance algorithm;
-  guint n_backends;
-  guint64 counter;      /* connections picked so far */
-} MbBalancer;
+  const gchar *name;    /* the backend's title; copied */
+  guint weight;         /* 1 .. MB_BALANCER_MAX_WEIGHT */
+  gboolean backup;      /* used only while no non-backup is up */
+} MbBackendSpec;
 
-void mb_balancer_init (MbBalancer *balancer, MbBalance algorithm, guint n_backends);
+typedef struct MbBalancer MbBalancer;
 
-/* Index (0-based) of the backend to try first for the next connection. */
-guint mb_balancer_pick (MbBalancer *balancer);
+/* A balancer for the N (> 0) BACKENDS, in the frontend's order: backend i
+ * of the plans is BACKENDS[i].  Every backend starts up.  Free with
+ * mb_balancer_free(). */
+MbBalancer *mb_balancer_new (MbBalance algorithm, const MbBackendSpec *backends, guint n);
+void mb_balancer_free (MbBalancer *balancer);
 
-/* Index of the backend to try after ATTEMPT failed tries starting at FIRST. */
-guint mb_balancer_next (const MbBalancer *balancer, guint first, guint attempt);
+/* Marks backend INDEX down or up (health checks, passive ejection). */
+void mb_balancer_set_down (MbBalancer *balancer, guint index, gboolean down);
+gboolean mb_balancer_is_down (const MbBalancer *balancer, guint index);
+
+/* Writes the backends to try for a new connection, in order, into ORDER,
+ * which has room for n; returns how many (at least one).  LIVE[i] is
+ * backend i's live session count now, as the caller read it, for the
+ * algorithms that balance on load (none yet); may be NULL, which counts as
+ * none anywhere.  KEY is for algorithms that hash the client: none yet. */
+guint mb_balancer_plan (MbBalancer *balancer, const guint *live, guint64 key, guint *order);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MbBalancer, mb_balancer_free)
 
 G_END_DECLS

@@ -25,6 +25,7 @@ typedef enum {
   MB_LOG_LEVEL_DEBUG,
 } MbLogLevel;
 
+/* How a frontend spreads connections over its backends (see balancer.h). */
 typedef enum {
   MB_BALANCE_ROUND_ROBIN,
 } MbBalance;

@@ -1,55 +1,334 @@
-/* Tests for src/balancer.c */
+/* Tests for src/balancer.c and the algorithms behind it (src/lb-*.c) */
 #include "build-config.h"
 
 #include "balancer.h"
 #include "testutil.h"
 
-/* Connection k goes first to backend ((k - 1) mod n) + 1. */
+#define MAX_BACKENDS 16
+
+/* ck_assert() sends the runner a message for every assertion that holds;
+ * over many picks that is megabytes through a temporary file.
+ * The checks made per pick say something only when they fail. */
+#define expect(condition, ...)          \
+  G_STMT_START {                        \
+    if (G_UNLIKELY (!(condition)))      \
+      ck_abort_msg (__VA_ARGS__);       \
+  } G_STMT_END
+
+/* A balancer over N backends named "b0", "b1", ...; WEIGHTS and BACKUP may
+ * be NULL (weight 1, no backups). */
+static MbBalancer *
+balancer_new (MbBalance algorithm, guint n, const guint *weights, const gboolean *backup)
+{
+  MbBackendSpec specs[MAX_BACKENDS];
+  gchar names[MAX_BACKENDS][8];
+  MbBalancer *balancer;
+
+  ck_assert_uint_le (n, MAX_BACKENDS);
+  for (guint i = 0; i < n; i++)
+    {
+      g_snprintf (names[i], sizeof names[i], "b%u", i);
+      specs[i].name = names[i];
+      specs[i].weight = weights != NULL ? weights[i] : 1;
+      specs[i].backup = backup != NULL && backup[i];
+    }
+  balancer = mb_balancer_new (algorithm, specs, n);
+  ck_assert_ptr_nonnull (balancer);
+  return balancer;
+}
+
+/* Plans a connection (no live counts, key 0) and checks that the plan is
+ * EXPECTED, N_EXPECTED backend indices. */
+static void
+plan_is (MbBalancer *balancer, const guint *expected, guint n_expected)
+{
+  guint order[MAX_BACKENDS];
+  guint n = mb_balancer_plan (balancer, NULL, 0, order);
+
+  ck_assert_uint_eq (n, n_expected);
+  for (guint i = 0; i < n; i++)
+    ck_assert_msg (order[i] == expected[i], "plan[%u] is %u, expected %u", i, order[i], expected[i]);
+}
+
+#define PLAN_IS(balancer, ...)                                     \
+  G_STMT_START {                                                    \
+    const guint expected_[] = { __VA_ARGS__ };                      \
+    plan_is ((balancer), expected_, G_N_ELEMENTS (expected_));      \
+  } G_STMT_END
+
+/* The first backend of a plan, checking that the plan is the eligible
+ * tier: GROUP, the backends picked in, from the pick on and cyclically
+ * after it, then TAIL (the backups when no backend is up).  Both are
+ * backend indices in ascending order. */
+static guint
+pick_in (MbBalancer *balancer, const guint *live, guint64 key,
+         const guint *group, guint n_group, const guint *tail, guint n_tail)
+{
+  guint order[MAX_BACKENDS];
+  guint n = mb_balancer_plan (balancer, live, key, order);
+  guint at = n_group;
+
+  expect (n == n_group + n_tail, "plan of %u backends, expected %u", n, n_group + n_tail);
+  for (guint p = 0; p < n_group; p++)
+    if (group[p] == order[0])
+      at = p;
+  expect (at < n_group, "picked %u, outside the tier", order[0]);
+  for (guint i = 0; i < n_group; i++)
+    expect (order[i] == group[(at + i) % n_group], "plan[%u] is %u, expected %u",
+            i, order[i], group[(at + i) % n_group]);
+  for (guint i = 0; i < n_tail; i++)
+    expect (order[n_group + i] == tail[i], "plan[%u] is %u, expected %u",
+            n_group + i, order[n_group + i], tail[i]);
+  return order[0];
+}
+
+/* The first backend of a plan over all N backends, all of them eligible. */
+static guint
+pick_all (MbBalancer *balancer, const guint *live, guint64 key, guint n)
+{
+  guint all[MAX_BACKENDS];
+
+  for (guint i = 0; i < n; i++)
+    all[i] = i;
+  return pick_in (balancer, live, key, all, n, NULL, 0);
+}
+
+/* Asserts that successive picks spell SEQUENCE ('a' is backend 0, 'b' 1,
+ * ...), REPEATS times over. */
+static void
+assert_sequence (MbBalancer *balancer, guint n, const gchar *sequence, guint repeats)
+{
+  for (guint r = 0; r < repeats; r++)
+    for (const gchar *c = sequence; *c != '\0'; c++)
+      {
+        guint picked = pick_all (balancer, NULL, 0, n);
+
+        ck_assert_msg (picked == (guint) (*c - 'a'), "round %u of \"%s\": picked %c at '%c'",
+                       r, sequence, 'a' + picked, *c);
+      }
+}
+
+/* Round-robin ------------------------------------------------------------ */
+
+/* Equal weights: connection k goes first to backend ((k - 1) mod n) + 1,
+ * and fails over to the following ones in order, wrapping around. */
 START_TEST (test_round_robin_order)
 {
   for (guint n = 1; n <= 7; n++)
     {
-      MbBalancer balancer;
+      g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_ROUND_ROBIN, n, NULL, NULL);
 
-      mb_balancer_init (&balancer, MB_BALANCE_ROUND_ROBIN, n);
       for (guint k = 1; k <= 100; k++)
-        ck_assert_uint_eq (mb_balancer_pick (&balancer), (k - 1) % n);
+        ck_assert_uint_eq (pick_all (balancer, NULL, 0, n), (k - 1) % n);
     }
 }
 END_TEST
 
-/* Failover walks the following backends in order, wrapping around, and does
- * not move the counter. */
-START_TEST (test_failover_order)
+START_TEST (test_round_robin_failover_order)
 {
-  MbBalancer balancer;
-  guint first;
+  g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_ROUND_ROBIN, 3, NULL, NULL);
 
-  mb_balancer_init (&balancer, MB_BALANCE_ROUND_ROBIN, 3);
-  ck_assert_uint_eq (mb_balancer_pick (&balancer), 0);
-  first = mb_balancer_pick (&balancer);
-  ck_assert_uint_eq (first, 1);
-  ck_assert_uint_eq (mb_balancer_next (&balancer, first, 0), 1);
-  ck_assert_uint_eq (mb_balancer_next (&balancer, first, 1), 2);
-  ck_assert_uint_eq (mb_balancer_next (&balancer, first, 2), 0);
-  ck_assert_uint_eq (mb_balancer_pick (&balancer), 2);
-  ck_assert_uint_eq (mb_balancer_pick (&balancer), 0);
+  PLAN_IS (balancer, 0, 1, 2);
+  PLAN_IS (balancer, 1, 2, 0);
+  PLAN_IS (balancer, 2, 0, 1);
+  PLAN_IS (balancer, 0, 1, 2);
 }
 END_TEST
 
-/* Separate balancers (frontends) keep separate counters. */
-START_TEST (test_separate_counters)
+/* Plain round-robin would give a b a b: the weights must show, spread out. */
+START_TEST (test_round_robin_weighted)
 {
-  MbBalancer a, b;
+  const guint three_one[] = { 3, 1 };
+  const guint five_one_one[] = { 5, 1, 1 };
+  const guint one_three[] = { 1, 3 };
+  g_autoptr(MbBalancer) a = balancer_new (MB_BALANCE_ROUND_ROBIN, 2, three_one, NULL);
+  g_autoptr(MbBalancer) b = balancer_new (MB_BALANCE_ROUND_ROBIN, 3, five_one_one, NULL);
+  g_autoptr(MbBalancer) c = balancer_new (MB_BALANCE_ROUND_ROBIN, 2, one_three, NULL);
 
-  mb_balancer_init (&a, MB_BALANCE_ROUND_ROBIN, 2);
-  mb_balancer_init (&b, MB_BALANCE_ROUND_ROBIN, 3);
-  ck_assert_uint_eq (mb_balancer_pick (&a), 0);
-  ck_assert_uint_eq (mb_balancer_pick (&b), 0);
-  ck_assert_uint_eq (mb_balancer_pick (&b), 1);
-  ck_assert_uint_eq (mb_balancer_pick (&a), 1);
-  ck_assert_uint_eq (mb_balancer_pick (&b), 2);
-  ck_assert_uint_eq (mb_balancer_pick (&a), 0);
+  assert_sequence (a, 2, "aaba", 10);
+  /* nginx's example in ngx_http_upstream_round_robin.c. */
+  assert_sequence (b, 3, "aabacaa", 10);
+  /* The heavier backend need not be the first. */
+  assert_sequence (c, 2, "babb", 10);
+}
+END_TEST
+
+/* Over every run of total-weight picks, each backend comes up exactly
+ * weight times. */
+START_TEST (test_round_robin_shares)
+{
+  const guint weights[] = { 4, 7, 1, 2, 256, 3 };
+  const guint n = G_N_ELEMENTS (weights);
+  g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_ROUND_ROBIN, n, weights, NULL);
+  guint total = 0;
+
+  for (guint i = 0; i < n; i++)
+    total += weights[i];
+  for (guint round = 0; round < 5; round++)
+    {
+      guint count[MAX_BACKENDS] = { 0 };
+
+      for (guint k = 0; k < total; k++)
+        count[pick_all (balancer, NULL, 0, n)]++;
+      for (guint i = 0; i < n; i++)
+        ck_assert_uint_eq (count[i], weights[i]);
+    }
+}
+END_TEST
+
+/* A down backend is skipped (and left out of the plan); the others'
+ * sequence is the smooth one of their own weights. */
+START_TEST (test_round_robin_down)
+{
+  const guint weights[] = { 3, 1, 1 };
+  const guint a_c[] = { 0, 2 }, a_b[] = { 0, 1 };
+  g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_ROUND_ROBIN, 3, weights, NULL);
+
+  mb_balancer_set_down (balancer, 1, TRUE);
+  ck_assert (mb_balancer_is_down (balancer, 1));
+  ck_assert (!mb_balancer_is_down (balancer, 0));
+  for (guint r = 0; r < 10; r++)
+    {
+      ck_assert_uint_eq (pick_in (balancer, NULL, 0, a_c, 2, NULL, 0), 0);
+      ck_assert_uint_eq (pick_in (balancer, NULL, 0, a_c, 2, NULL, 0), 0);
+      ck_assert_uint_eq (pick_in (balancer, NULL, 0, a_c, 2, NULL, 0), 2);
+      ck_assert_uint_eq (pick_in (balancer, NULL, 0, a_c, 2, NULL, 0), 0);
+    }
+  /* Mid-sequence: b back, c down. */
+  pick_in (balancer, NULL, 0, a_c, 2, NULL, 0);
+  mb_balancer_set_down (balancer, 1, FALSE);
+  mb_balancer_set_down (balancer, 2, TRUE);
+  for (guint r = 0; r < 10; r++)
+    {
+      ck_assert_uint_eq (pick_in (balancer, NULL, 0, a_b, 2, NULL, 0), 0);
+      ck_assert_uint_eq (pick_in (balancer, NULL, 0, a_b, 2, NULL, 0), 0);
+      ck_assert_uint_eq (pick_in (balancer, NULL, 0, a_b, 2, NULL, 0), 1);
+      ck_assert_uint_eq (pick_in (balancer, NULL, 0, a_b, 2, NULL, 0), 0);
+    }
+}
+END_TEST
+
+START_TEST (test_round_robin_down_equal)
+{
+  const guint up[] = { 0, 2, 3 };
+  g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_ROUND_ROBIN, 4, NULL, NULL);
+
+  mb_balancer_set_down (balancer, 1, TRUE);
+  for (guint k = 0; k < 30; k++)
+    ck_assert_uint_eq (pick_in (balancer, NULL, 0, up, 3, NULL, 0), up[k % 3]);
+  PLAN_IS (balancer, 0, 2, 3);
+  PLAN_IS (balancer, 2, 3, 0);
+  PLAN_IS (balancer, 3, 0, 2);
+}
+END_TEST
+
+/* Marking a backup down or up while the primaries serve does not change
+ * the tier: the sequence goes on where it was. */
+START_TEST (test_round_robin_backup_change_keeps_sequence)
+{
+  const gboolean backup[] = { FALSE, FALSE, FALSE, TRUE };
+  const guint primaries[] = { 0, 1, 2 };
+  g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_ROUND_ROBIN, 4, NULL, backup);
+
+  ck_assert_uint_eq (pick_in (balancer, NULL, 0, primaries, 3, NULL, 0), 0);
+  mb_balancer_set_down (balancer, 3, TRUE);
+  ck_assert_uint_eq (pick_in (balancer, NULL, 0, primaries, 3, NULL, 0), 1);
+  mb_balancer_set_down (balancer, 3, FALSE);
+  ck_assert_uint_eq (pick_in (balancer, NULL, 0, primaries, 3, NULL, 0), 2);
+  /* Marking a backend down twice is one change. */
+  mb_balancer_set_down (balancer, 0, FALSE);
+  ck_assert_uint_eq (pick_in (balancer, NULL, 0, primaries, 3, NULL, 0), 0);
+}
+END_TEST
+
+/* Tiers --------------------------------------------------------------------- */
+
+/* Backups serve only when every primary is down; when everything is down,
+ * every backend is in the plan, the primaries first. */
+START_TEST (test_backups)
+{
+  /* Primaries 0 and 2, backups 1 and 3: the tiers are not index ranges. */
+  const gboolean backup[] = { FALSE, TRUE, FALSE, TRUE };
+  g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_ROUND_ROBIN, 4, NULL, backup);
+
+  PLAN_IS (balancer, 0, 2);
+  PLAN_IS (balancer, 2, 0);
+  mb_balancer_set_down (balancer, 1, TRUE);
+  PLAN_IS (balancer, 0, 2);
+  mb_balancer_set_down (balancer, 1, FALSE);
+  mb_balancer_set_down (balancer, 0, TRUE);
+  PLAN_IS (balancer, 2);
+  PLAN_IS (balancer, 2);
+  mb_balancer_set_down (balancer, 2, TRUE);
+  PLAN_IS (balancer, 1, 3);
+  PLAN_IS (balancer, 3, 1);
+  PLAN_IS (balancer, 1, 3);
+  mb_balancer_set_down (balancer, 1, TRUE);
+  PLAN_IS (balancer, 3);
+  mb_balancer_set_down (balancer, 3, TRUE);
+  /* All down: round-robin over the primaries, then the backups. */
+  PLAN_IS (balancer, 0, 2, 1, 3);
+  PLAN_IS (balancer, 2, 0, 1, 3);
+  PLAN_IS (balancer, 0, 2, 1, 3);
+  mb_balancer_set_down (balancer, 2, FALSE);
+  PLAN_IS (balancer, 2);
+  mb_balancer_set_down (balancer, 0, FALSE);
+  PLAN_IS (balancer, 0, 2);
+  PLAN_IS (balancer, 2, 0);
+}
+END_TEST
+
+START_TEST (test_all_down_only_backups)
+{
+  const gboolean backup[] = { TRUE, TRUE, TRUE };
+  g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_ROUND_ROBIN, 3, NULL, backup);
+
+  PLAN_IS (balancer, 0, 1, 2);
+  PLAN_IS (balancer, 1, 2, 0);
+  for (guint i = 0; i < 3; i++)
+    mb_balancer_set_down (balancer, i, TRUE);
+  PLAN_IS (balancer, 0, 1, 2);
+  PLAN_IS (balancer, 1, 2, 0);
+}
+END_TEST
+
+/* Keys spread out (no algorithm uses them yet). */
+static guint64
+spread_key (guint k)
+{
+  return k * G_GUINT64_CONSTANT (0x9e3779b97f4a7c15);
+}
+
+/* Every algorithm keeps to the tier: its pick is in it, the backends
+ * outside it are not in the plan. */
+START_TEST (test_every_algorithm_keeps_to_the_tier)
+{
+  const MbBalance algorithms[] = {
+    MB_BALANCE_ROUND_ROBIN,
+  };
+  const gboolean backup[] = { FALSE, FALSE, TRUE, FALSE, TRUE };
+  const guint live[] = { 0, 3, 0, 1, 2 };
+  const guint primaries_up[] = { 1, 3 }, backups[] = { 2, 4 }, primaries[] = { 0, 1, 3 };
+
+  for (guint a = 0; a < G_N_ELEMENTS (algorithms); a++)
+    {
+      g_autoptr(MbBalancer) balancer = balancer_new (algorithms[a], 5, NULL, backup);
+
+      mb_balancer_set_down (balancer, 0, TRUE);
+      for (guint k = 0; k < 200; k++)
+        pick_in (balancer, live, spread_key (k),
+                 primaries_up, 2, NULL, 0);
+      mb_balancer_set_down (balancer, 1, TRUE);
+      mb_balancer_set_down (balancer, 3, TRUE);
+      for (guint k = 0; k < 200; k++)
+        pick_in (balancer, live, spread_key (k),
+                 backups, 2, NULL, 0);
+      mb_balancer_set_down (balancer, 2, TRUE);
+      mb_balancer_set_down (balancer, 4, TRUE);
+      for (guint k = 0; k < 200; k++)
+        pick_in (balancer, live, spread_key (k),
+                 primaries, 3, backups, 2);
+    }
 }
 END_TEST
 
@@ -57,12 +336,23 @@ static Suite *
 balancer_suite (void)
 {
   Suite *suite = suite_create ("balancer");
-  TCase *tc = tcase_create ("round-robin");
+  TCase *rr = tcase_create ("round-robin");
+  TCase *tiers = tcase_create ("tiers");
 
-  tcase_add_test (tc, test_round_robin_order);
-  tcase_add_test (tc, test_failover_order);
-  tcase_add_test (tc, test_separate_counters);
-  suite_add_tcase (suite, tc);
+  tcase_add_test (rr, test_round_robin_order);
+  tcase_add_test (rr, test_round_robin_failover_order);
+  tcase_add_test (rr, test_round_robin_weighted);
+  tcase_add_test (rr, test_round_robin_shares);
+  tcase_add_test (rr, test_round_robin_down);
+  tcase_add_test (rr, test_round_robin_down_equal);
+  tcase_add_test (rr, test_round_robin_backup_change_keeps_sequence);
+  suite_add_tcase (suite, rr);
+
+  tcase_add_test (tiers, test_backups);
+  tcase_add_test (tiers, test_all_down_only_backups);
+  tcase_add_test (tiers, test_every_algorithm_keeps_to_the_tier);
+  suite_add_tcase (suite, tiers);
+
   return suite;
 }
 
