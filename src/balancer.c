@@ -18,6 +18,8 @@ algorithm_for (MbBalance balance)
     {
     case MB_BALANCE_ROUND_ROBIN:
       return &mb_lb_round_robin;
+    case MB_BALANCE_LEAST_CONNECTIONS:
+      return &mb_lb_least_connections;
     }
   return NULL;
 }

@@ -3,8 +3,9 @@
  * Pure selection logic over backend state: no I/O, no sockets, no threads.
  * A balancer belongs to one frontend and is used from one thread; it keeps
  * no pointer into its caller's data (names are copied).  Each algorithm
- * lives in its own file (lb-round-robin.c) behind this interface; balancer.c
- * decides which backends are eligible and turns a pick into a plan.
+ * lives in its own file (lb-round-robin.c, lb-least-connections.c)
+ * behind this interface; balancer.c decides which backends are eligible
+ * and turns a pick into a plan.
  *
  * The plan for one connection (mb_balancer_plan):
  * - The eligible tier is the up non-backup backends; if none is up, the up
@@ -30,6 +31,8 @@
  *   first to backend ((k - 1) mod n) + 1, as in the seed.  Weights 3:1 give
  *   a a b a, a a b a, ...: spread out, never in bursts.  A change of the
  *   tier starts the sequence again over the new tier.
+ * - least-connections: the fewest live sessions relative to weight; equal
+ *   backends take turns.
  */
 #pragma once
 
@@ -62,9 +65,9 @@ gboolean mb_balancer_is_down (const MbBalancer *balancer, guint index);
 
 /* Writes the backends to try for a new connection, in order, into ORDER,
  * which has room for n; returns how many (at least one).  LIVE[i] is
- * backend i's live session count now, as the caller read it, for the
- * algorithms that balance on load (none yet); may be NULL, which counts as
- * none anywhere.  KEY is for algorithms that hash the client: none yet. */
+ * backend i's live session count now, as the caller read it: used by
+ * least-connections; may be NULL, which counts as none
+ * anywhere.  KEY is for algorithms that hash the client: none yet. */
 guint mb_balancer_plan (MbBalancer *balancer, const guint *live, guint64 key, guint *order);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MbBalancer, mb_balancer_free)

@@ -28,6 +28,7 @@ typedef enum {
 /* How a frontend spreads connections over its backends (see balancer.h). */
 typedef enum {
   MB_BALANCE_ROUND_ROBIN,
+  MB_BALANCE_LEAST_CONNECTIONS,
 } MbBalance;
 
 #define MB_DEFAULT_SHUTDOWN_TIMEOUT_MS (30 * 1000)

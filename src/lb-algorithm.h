@@ -50,5 +50,22 @@ struct MbLbAlgorithm {
 };
 
 extern const MbLbAlgorithm mb_lb_round_robin;
+extern const MbLbAlgorithm mb_lb_least_connections;
+
+/* Compares the load of backends A and B (indices): live sessions relative
+ * to weight, as live_a / weight_a against live_b / weight_b, but cross
+ * multiplied in 64 bits so that no rounding makes two loads equal.
+ * Negative when A carries less. */
+static inline gint
+mb_lb_compare_load (const MbBalancer *balancer, const guint *live, guint a, guint b)
+{
+  guint64 load_a, load_b;
+
+  if (live == NULL)
+    return 0;
+  load_a = (guint64) live[a] * balancer->backends[b].weight;
+  load_b = (guint64) live[b] * balancer->backends[a].weight;
+  return load_a < load_b ? -1 : load_a > load_b;
+}
 
 G_END_DECLS

@@ -304,7 +304,7 @@ spread_key (guint k)
 START_TEST (test_every_algorithm_keeps_to_the_tier)
 {
   const MbBalance algorithms[] = {
-    MB_BALANCE_ROUND_ROBIN,
+    MB_BALANCE_ROUND_ROBIN, MB_BALANCE_LEAST_CONNECTIONS,
   };
   const gboolean backup[] = { FALSE, FALSE, TRUE, FALSE, TRUE };
   const guint live[] = { 0, 3, 0, 1, 2 };
@@ -332,12 +332,82 @@ START_TEST (test_every_algorithm_keeps_to_the_tier)
 }
 END_TEST
 
+/* Least connections --------------------------------------------------------- */
+
+START_TEST (test_least_connections)
+{
+  const guint live[] = { 5, 3, 0, 4 };
+  g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_LEAST_CONNECTIONS, 4, NULL, NULL);
+
+  for (guint k = 0; k < 10; k++)
+    ck_assert_uint_eq (pick_all (balancer, live, 0, 4), 2);
+}
+END_TEST
+
+/* Live sessions count relative to weight. */
+START_TEST (test_least_connections_weighted)
+{
+  const guint weights[] = { 10, 4 };
+  const guint live[] = { 20, 9 };          /* 2 per weight against 2.25 */
+  const guint big_weights[] = { 255, 256 };
+  /* 12632256.753 against 12632256.750 per weight: products past 32 bits
+   * (wrapped, they compare the other way) and loads a float cannot tell
+   * apart. */
+  const guint big_live[] = { 3221225472u, 3233857728u };
+  g_autoptr(MbBalancer) a = balancer_new (MB_BALANCE_LEAST_CONNECTIONS, 2, weights, NULL);
+  g_autoptr(MbBalancer) b = balancer_new (MB_BALANCE_LEAST_CONNECTIONS, 2, big_weights, NULL);
+
+  for (guint k = 0; k < 4; k++)
+    ck_assert_uint_eq (pick_all (a, live, 0, 2), 0);
+  for (guint k = 0; k < 4; k++)
+    ck_assert_uint_eq (pick_all (b, big_live, 0, 2), 1);
+}
+END_TEST
+
+/* Equally loaded backends take turns. */
+START_TEST (test_least_connections_ties_rotate)
+{
+  const guint weights[] = { 10, 1, 1 };
+  const guint equal[] = { 10, 1, 1 };      /* 1 per weight each */
+  const guint two_tied[] = { 10, 2, 1 };   /* 1, 2, 1 per weight */
+  g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_LEAST_CONNECTIONS, 3, weights, NULL);
+  g_autoptr(MbBalancer) unweighted = balancer_new (MB_BALANCE_LEAST_CONNECTIONS, 3, NULL, NULL);
+
+  for (guint k = 0; k < 30; k++)
+    ck_assert_uint_eq (pick_all (balancer, equal, 0, 3), k % 3);
+  for (guint k = 0; k < 30; k++)
+    ck_assert_uint_eq (pick_all (balancer, two_tied, 0, 3), k % 2 == 0 ? 0 : 2);
+  /* No counts at all: plain rotation. */
+  for (guint k = 0; k < 30; k++)
+    ck_assert_uint_eq (pick_all (unweighted, NULL, 0, 3), k % 3);
+}
+END_TEST
+
+START_TEST (test_least_connections_down)
+{
+  const guint live[] = { 0, 5, 5, 6 };
+  const guint up[] = { 1, 2, 3 };
+  g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_LEAST_CONNECTIONS, 4, NULL, NULL);
+
+  ck_assert_uint_eq (pick_all (balancer, live, 0, 4), 0);
+  mb_balancer_set_down (balancer, 0, TRUE);
+  for (guint k = 0; k < 10; k++)
+    {
+      guint first = pick_in (balancer, live, 0, up, 3, NULL, 0);
+
+      ck_assert (first == 1 || first == 2);
+      ck_assert_uint_ne (pick_in (balancer, live, 0, up, 3, NULL, 0), first);
+    }
+}
+END_TEST
+
 static Suite *
 balancer_suite (void)
 {
   Suite *suite = suite_create ("balancer");
   TCase *rr = tcase_create ("round-robin");
   TCase *tiers = tcase_create ("tiers");
+  TCase *lc = tcase_create ("least-connections");
 
   tcase_add_test (rr, test_round_robin_order);
   tcase_add_test (rr, test_round_robin_failover_order);
@@ -352,6 +422,12 @@ balancer_suite (void)
   tcase_add_test (tiers, test_all_down_only_backups);
   tcase_add_test (tiers, test_every_algorithm_keeps_to_the_tier);
   suite_add_tcase (suite, tiers);
+
+  tcase_add_test (lc, test_least_connections);
+  tcase_add_test (lc, test_least_connections_weighted);
+  tcase_add_test (lc, test_least_connections_ties_rotate);
+  tcase_add_test (lc, test_least_connections_down);
+  suite_add_tcase (suite, lc);
 
   return suite;
 }
