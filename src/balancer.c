@@ -20,6 +20,8 @@ algorithm_for (MbBalance balance)
       return &mb_lb_round_robin;
     case MB_BALANCE_LEAST_CONNECTIONS:
       return &mb_lb_least_connections;
+    case MB_BALANCE_RANDOM_TWO:
+      return &mb_lb_random_two;
     }
   return NULL;
 }
@@ -89,6 +91,9 @@ mb_balancer_new (MbBalance algorithm, const MbBackendSpec *backends, guint n)
     }
   balancer->tier = g_new (guint, n);
   balancer->spare_tier = g_new (guint, n);
+  /* From the process-wide generator, which reads /dev/urandom once, rather
+   * than g_rand_new(), which would read it for every balancer. */
+  balancer->rand = g_rand_new_with_seed (g_random_int ());
   if (chosen->state_new != NULL)
     balancer->state = chosen->state_new (balancer);
   compute_tier (balancer, balancer->tier, &balancer->n_tier, &balancer->n_pick);
@@ -109,7 +114,16 @@ mb_balancer_free (MbBalancer *balancer)
   g_free (balancer->backends);
   g_free (balancer->tier);
   g_free (balancer->spare_tier);
+  g_rand_free (balancer->rand);
   g_free (balancer);
+}
+
+void
+mb_balancer_set_seed (MbBalancer *balancer, guint32 seed)
+{
+  g_return_if_fail (balancer != NULL);
+
+  g_rand_set_seed (balancer->rand, seed);
 }
 
 void

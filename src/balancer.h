@@ -3,9 +3,9 @@
  * Pure selection logic over backend state: no I/O, no sockets, no threads.
  * A balancer belongs to one frontend and is used from one thread; it keeps
  * no pointer into its caller's data (names are copied).  Each algorithm
- * lives in its own file (lb-round-robin.c, lb-least-connections.c)
- * behind this interface; balancer.c decides which backends are eligible
- * and turns a pick into a plan.
+ * lives in its own file (lb-round-robin.c, lb-least-connections.c,
+ * lb-random-two.c) behind this interface; balancer.c
+ * decides which backends are eligible and turns a pick into a plan.
  *
  * The plan for one connection (mb_balancer_plan):
  * - The eligible tier is the up non-backup backends; if none is up, the up
@@ -33,6 +33,9 @@
  *   tier starts the sequence again over the new tier.
  * - least-connections: the fewest live sessions relative to weight; equal
  *   backends take turns.
+ * - random-two: the power of two random choices: two distinct eligible
+ *   backends drawn at random, the one with fewer live sessions relative to
+ *   weight wins (the first drawn on a tie).
  */
 #pragma once
 
@@ -59,6 +62,10 @@ typedef struct MbBalancer MbBalancer;
 MbBalancer *mb_balancer_new (MbBalance algorithm, const MbBackendSpec *backends, guint n);
 void mb_balancer_free (MbBalancer *balancer);
 
+/* Restarts the random draws of random-two from SEED, so that tests can
+ * repeat them; no effect on the other algorithms. */
+void mb_balancer_set_seed (MbBalancer *balancer, guint32 seed);
+
 /* Marks backend INDEX down or up (health checks, passive ejection). */
 void mb_balancer_set_down (MbBalancer *balancer, guint index, gboolean down);
 gboolean mb_balancer_is_down (const MbBalancer *balancer, guint index);
@@ -66,7 +73,7 @@ gboolean mb_balancer_is_down (const MbBalancer *balancer, guint index);
 /* Writes the backends to try for a new connection, in order, into ORDER,
  * which has room for n; returns how many (at least one).  LIVE[i] is
  * backend i's live session count now, as the caller read it: used by
- * least-connections; may be NULL, which counts as none
+ * least-connections and random-two; may be NULL, which counts as none
  * anywhere.  KEY is for algorithms that hash the client: none yet. */
 guint mb_balancer_plan (MbBalancer *balancer, const guint *live, guint64 key, guint *order);
 

@@ -35,6 +35,7 @@ struct MbBalancer {
   guint *tier;              /* room for n */
   guint n_tier, n_pick;
   guint *spare_tier;        /* balancer.c's: where a new tier is worked out */
+  GRand *rand;              /* random-two's draws */
 };
 
 /* Only pick is required: an algorithm that keeps no state leaves the rest
@@ -51,6 +52,7 @@ struct MbLbAlgorithm {
 
 extern const MbLbAlgorithm mb_lb_round_robin;
 extern const MbLbAlgorithm mb_lb_least_connections;
+extern const MbLbAlgorithm mb_lb_random_two;
 
 /* Compares the load of backends A and B (indices): live sessions relative
  * to weight, as live_a / weight_a against live_b / weight_b, but cross

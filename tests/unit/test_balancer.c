@@ -5,9 +5,10 @@
 #include "testutil.h"
 
 #define MAX_BACKENDS 16
+#define DRAWS 100000
 
 /* ck_assert() sends the runner a message for every assertion that holds;
- * over many picks that is megabytes through a temporary file.
+ * over DRAWS picks that is a hundred megabytes through a temporary file.
  * The checks made per pick say something only when they fail. */
 #define expect(condition, ...)          \
   G_STMT_START {                        \
@@ -106,6 +107,24 @@ assert_sequence (MbBalancer *balancer, guint n, const gchar *sequence, guint rep
         ck_assert_msg (picked == (guint) (*c - 'a'), "round %u of \"%s\": picked %c at '%c'",
                        r, sequence, 'a' + picked, *c);
       }
+}
+
+/* Checks that each of backends 0 .. N-1 comes first in EXPECTED[i] of the
+ * DRAWS plans whose first backends are WHERE, within TOLERANCE. */
+static void
+assert_shares (const guint *where, guint n, const gdouble *expected, gdouble tolerance)
+{
+  guint count[MAX_BACKENDS] = { 0 };
+
+  for (guint k = 0; k < DRAWS; k++)
+    count[where[k]]++;
+  for (guint i = 0; i < n; i++)
+    {
+      gdouble share = (gdouble) count[i] / DRAWS;
+
+      ck_assert_msg (share >= expected[i] - tolerance && share <= expected[i] + tolerance,
+                     "backend %u: share %.4f, expected %.4f", i, share, expected[i]);
+    }
 }
 
 /* Round-robin ------------------------------------------------------------ */
@@ -305,6 +324,7 @@ START_TEST (test_every_algorithm_keeps_to_the_tier)
 {
   const MbBalance algorithms[] = {
     MB_BALANCE_ROUND_ROBIN, MB_BALANCE_LEAST_CONNECTIONS,
+    MB_BALANCE_RANDOM_TWO,
   };
   const gboolean backup[] = { FALSE, FALSE, TRUE, FALSE, TRUE };
   const guint live[] = { 0, 3, 0, 1, 2 };
@@ -401,6 +421,96 @@ START_TEST (test_least_connections_down)
 }
 END_TEST
 
+/* Random two ---------------------------------------------------------------- */
+
+/* Fills WHERE with the first backends of DRAWS plans with LIVE fixed. */
+static void
+draw (MbBalancer *balancer, guint n, const guint *live, guint *where)
+{
+  for (guint k = 0; k < DRAWS; k++)
+    where[k] = pick_all (balancer, live, 0, n);
+}
+
+/* The expected shares, worked out: a backend is picked when it is drawn
+ * with one that carries more (either order: 2 of the n(n-1) ordered
+ * pairs each), or first with one that carries the same (1 pair each). */
+START_TEST (test_random_two_distribution)
+{
+  const guint spread[] = { 0, 5, 10 };
+  const gdouble spread_shares[] = { 4.0 / 6, 2.0 / 6, 0 };
+  const guint pairs[] = { 0, 0, 3, 3 };
+  const gdouble pairs_shares[] = { 5.0 / 12, 5.0 / 12, 1.0 / 12, 1.0 / 12 };
+  const guint equal[] = { 7, 7, 7, 7, 7 };
+  const gdouble equal_shares[] = { 0.2, 0.2, 0.2, 0.2, 0.2 };
+  g_autoptr(MbBalancer) three = balancer_new (MB_BALANCE_RANDOM_TWO, 3, NULL, NULL);
+  g_autoptr(MbBalancer) four = balancer_new (MB_BALANCE_RANDOM_TWO, 4, NULL, NULL);
+  g_autoptr(MbBalancer) five = balancer_new (MB_BALANCE_RANDOM_TWO, 5, NULL, NULL);
+  g_autofree guint *where = g_new (guint, DRAWS);
+
+  mb_balancer_set_seed (three, 1);
+  mb_balancer_set_seed (four, 2);
+  mb_balancer_set_seed (five, 3);
+  /* The most loaded is never picked: it always loses its pair. */
+  draw (three, 3, spread, where);
+  assert_shares (where, 3, spread_shares, 0.01);
+  draw (four, 4, pairs, where);
+  assert_shares (where, 4, pairs_shares, 0.01);
+  draw (five, 5, equal, where);
+  assert_shares (where, 5, equal_shares, 0.01);
+}
+END_TEST
+
+START_TEST (test_random_two_weighted)
+{
+  const guint weights[] = { 1, 2, 4 };
+  const guint live[] = { 4, 4, 4 };        /* 4, 2 and 1 per weight */
+  const gdouble shares[] = { 0, 2.0 / 6, 4.0 / 6 };
+  g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_RANDOM_TWO, 3, weights, NULL);
+  g_autofree guint *where = g_new (guint, DRAWS);
+
+  mb_balancer_set_seed (balancer, 4);
+  draw (balancer, 3, live, where);
+  assert_shares (where, 3, shares, 0.01);
+}
+END_TEST
+
+/* The same seed gives the same picks; a balancer's own draws do not depend
+ * on the others'. */
+START_TEST (test_random_two_seeded)
+{
+  const guint live[] = { 1, 1, 1, 1, 1, 1 };
+  g_autoptr(MbBalancer) a = balancer_new (MB_BALANCE_RANDOM_TWO, 6, NULL, NULL);
+  g_autoptr(MbBalancer) b = balancer_new (MB_BALANCE_RANDOM_TWO, 6, NULL, NULL);
+  g_autoptr(MbBalancer) c = balancer_new (MB_BALANCE_RANDOM_TWO, 6, NULL, NULL);
+  guint differ = 0;
+
+  mb_balancer_set_seed (a, 42);
+  mb_balancer_set_seed (b, 42);
+  mb_balancer_set_seed (c, 43);
+  for (guint k = 0; k < 1000; k++)
+    {
+      guint picked = pick_all (a, live, 0, 6);
+
+      ck_assert_uint_eq (pick_all (b, live, 0, 6), picked);
+      differ += pick_all (c, live, 0, 6) != picked;
+    }
+  ck_assert_uint_gt (differ, 500);
+}
+END_TEST
+
+START_TEST (test_random_two_one_eligible)
+{
+  const guint live[] = { 0, 9, 0 };
+  const guint only[] = { 1 };
+  g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_RANDOM_TWO, 3, NULL, NULL);
+
+  mb_balancer_set_down (balancer, 0, TRUE);
+  mb_balancer_set_down (balancer, 2, TRUE);
+  for (guint k = 0; k < 100; k++)
+    pick_in (balancer, live, 0, only, 1, NULL, 0);
+}
+END_TEST
+
 static Suite *
 balancer_suite (void)
 {
@@ -408,6 +518,7 @@ balancer_suite (void)
   TCase *rr = tcase_create ("round-robin");
   TCase *tiers = tcase_create ("tiers");
   TCase *lc = tcase_create ("least-connections");
+  TCase *r2 = tcase_create ("random-two");
 
   tcase_add_test (rr, test_round_robin_order);
   tcase_add_test (rr, test_round_robin_failover_order);
@@ -428,6 +539,12 @@ balancer_suite (void)
   tcase_add_test (lc, test_least_connections_ties_rotate);
   tcase_add_test (lc, test_least_connections_down);
   suite_add_tcase (suite, lc);
+
+  tcase_add_test (r2, test_random_two_distribution);
+  tcase_add_test (r2, test_random_two_weighted);
+  tcase_add_test (r2, test_random_two_seeded);
+  tcase_add_test (r2, test_random_two_one_eligible);
+  suite_add_tcase (suite, r2);
 
   return suite;
 }
