@@ -3,7 +3,7 @@
  * The tier is worked out again only when a backend goes down or up, so a
  * plan costs the pick and a copy.  The algorithm is told only when the tier
  * really changed: marking a backup down while the primaries serve must not
- * restart round-robin.
+ * restart round-robin or make source-hash rebuild its table.
  */
 #include "build-config.h"
 
@@ -22,6 +22,8 @@ algorithm_for (MbBalance balance)
       return &mb_lb_least_connections;
     case MB_BALANCE_RANDOM_TWO:
       return &mb_lb_random_two;
+    case MB_BALANCE_SOURCE_HASH:
+      return &mb_lb_source_hash;
     }
   return NULL;
 }

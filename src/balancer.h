@@ -4,7 +4,7 @@
  * A balancer belongs to one frontend and is used from one thread; it keeps
  * no pointer into its caller's data (names are copied).  Each algorithm
  * lives in its own file (lb-round-robin.c, lb-least-connections.c,
- * lb-random-two.c) behind this interface; balancer.c
+ * lb-random-two.c, lb-source-hash.c) behind this interface; balancer.c
  * decides which backends are eligible and turns a pick into a plan.
  *
  * The plan for one connection (mb_balancer_plan):
@@ -21,7 +21,8 @@
  * - A plan call moves the algorithm's state by exactly one pick, whatever
  *   failovers the connection then needs.
  * - No allocation per call (mb_balancer_new allocates everything); O(n)
- *   work at most.
+ *   work at most, except for source-hash, which rebuilds its table in the
+ *   first plan after the tier changed.
  *
  * The algorithms:
  * - round-robin: smooth weighted round-robin (nginx's).  Each pick adds
@@ -36,6 +37,11 @@
  * - random-two: the power of two random choices: two distinct eligible
  *   backends drawn at random, the one with fewer live sessions relative to
  *   weight wins (the first drawn on a tie).
+ * - source-hash: consistent hashing (Maglev) of the client's address: the
+ *   same address goes to the same backend while the tier stays the same,
+ *   and when a backend leaves the tier only its addresses (and a few
+ *   others) move.  A backend's place in the table follows from its name,
+ *   not its position, and its share from its weight.
  */
 #pragma once
 
@@ -49,7 +55,7 @@ G_BEGIN_DECLS
 
 /* A backend as the balancer sees it; fixed at creation. */
 typedef struct {
-  const gchar *name;    /* the backend's title; copied */
+  const gchar *name;    /* the backend's title: source-hash keys on it; copied */
   guint weight;         /* 1 .. MB_BALANCER_MAX_WEIGHT */
   gboolean backup;      /* used only while no non-backup is up */
 } MbBackendSpec;
@@ -74,8 +80,14 @@ gboolean mb_balancer_is_down (const MbBalancer *balancer, guint index);
  * which has room for n; returns how many (at least one).  LIVE[i] is
  * backend i's live session count now, as the caller read it: used by
  * least-connections and random-two; may be NULL, which counts as none
- * anywhere.  KEY is for algorithms that hash the client: none yet. */
+ * anywhere.  KEY is the client's address hash (mb_balancer_hash_address),
+ * used by source-hash only. */
 guint mb_balancer_plan (MbBalancer *balancer, const guint *live, guint64 key, guint *order);
+
+/* The KEY of a client for source-hash: a hash of its address BYTES (the
+ * 4 or 16 bytes of the IP address, not the port, so that all of a client's
+ * connections go to the same backend). */
+guint64 mb_balancer_hash_address (const guint8 *bytes, gsize len);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MbBalancer, mb_balancer_free)
 

@@ -53,6 +53,7 @@ struct MbLbAlgorithm {
 extern const MbLbAlgorithm mb_lb_round_robin;
 extern const MbLbAlgorithm mb_lb_least_connections;
 extern const MbLbAlgorithm mb_lb_random_two;
+extern const MbLbAlgorithm mb_lb_source_hash;
 
 /* Compares the load of backends A and B (indices): live sessions relative
  * to weight, as live_a / weight_a against live_b / weight_b, but cross

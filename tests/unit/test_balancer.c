@@ -311,7 +311,7 @@ START_TEST (test_all_down_only_backups)
 }
 END_TEST
 
-/* Keys spread out (no algorithm uses them yet). */
+/* Keys for source-hash that land all over its table. */
 static guint64
 spread_key (guint k)
 {
@@ -324,7 +324,7 @@ START_TEST (test_every_algorithm_keeps_to_the_tier)
 {
   const MbBalance algorithms[] = {
     MB_BALANCE_ROUND_ROBIN, MB_BALANCE_LEAST_CONNECTIONS,
-    MB_BALANCE_RANDOM_TWO,
+    MB_BALANCE_RANDOM_TWO, MB_BALANCE_SOURCE_HASH,
   };
   const gboolean backup[] = { FALSE, FALSE, TRUE, FALSE, TRUE };
   const guint live[] = { 0, 3, 0, 1, 2 };
@@ -511,6 +511,158 @@ START_TEST (test_random_two_one_eligible)
 }
 END_TEST
 
+/* Source hash --------------------------------------------------------------- */
+
+/* The key of the Ith of DRAWS client addresses, 10.x.y.z. */
+static guint64
+client_key (guint i)
+{
+  const guint8 address[4] = { 10, (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff };
+
+  return mb_balancer_hash_address (address, sizeof address);
+}
+
+/* Fills WHERE with the backend each of the DRAWS clients goes to first. */
+static void
+map_clients (MbBalancer *balancer, guint *where)
+{
+  guint order[MAX_BACKENDS];
+
+  for (guint i = 0; i < DRAWS; i++)
+    {
+      guint n = mb_balancer_plan (balancer, NULL, client_key (i), order);
+
+      expect (n >= 1, "client %u: empty plan", i);
+      where[i] = order[0];
+    }
+}
+
+START_TEST (test_hash_address)
+{
+  const guint8 v4[4] = { 192, 0, 2, 1 }, v4_next[4] = { 192, 0, 2, 2 };
+  const guint8 v6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
+  g_autoptr(GHashTable) seen = g_hash_table_new (g_int64_hash, g_int64_equal);
+  g_autofree gint64 *keys = g_new (gint64, DRAWS);
+
+  ck_assert (mb_balancer_hash_address (v4, 4) == mb_balancer_hash_address (v4, 4));
+  ck_assert (mb_balancer_hash_address (v4, 4) != mb_balancer_hash_address (v4_next, 4));
+  ck_assert (mb_balancer_hash_address (v6, 16) != mb_balancer_hash_address (v6, 15));
+  /* Neighbouring addresses do not collide. */
+  for (guint i = 0; i < DRAWS; i++)
+    {
+      keys[i] = (gint64) client_key (i);
+      g_hash_table_add (seen, &keys[i]);
+    }
+  ck_assert_uint_eq (g_hash_table_size (seen), DRAWS);
+}
+END_TEST
+
+/* A key always goes to the same backend, its plan fails over cyclically,
+ * and equal backends get equal shares. */
+START_TEST (test_source_hash_stable_and_even)
+{
+  const gdouble fifths[] = { 0.2, 0.2, 0.2, 0.2, 0.2 };
+  g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_SOURCE_HASH, 5, NULL, NULL);
+  g_autoptr(MbBalancer) again = balancer_new (MB_BALANCE_SOURCE_HASH, 5, NULL, NULL);
+  g_autofree guint *where = g_new (guint, DRAWS);
+  g_autofree guint *later = g_new (guint, DRAWS);
+
+  map_clients (balancer, where);
+  assert_shares (where, 5, fifths, 0.03);
+  for (guint i = 0; i < DRAWS; i += 97)
+    ck_assert_uint_eq (pick_all (balancer, NULL, client_key (i), 5), where[i]);
+  map_clients (balancer, later);
+  ck_assert (memcmp (where, later, DRAWS * sizeof *where) == 0);
+  map_clients (again, later);
+  ck_assert (memcmp (where, later, DRAWS * sizeof *where) == 0);
+}
+END_TEST
+
+/* Keys follow backends' names, not their positions. */
+START_TEST (test_source_hash_keys_on_names)
+{
+  const gchar *names[] = { "alpha", "beta", "gamma", "delta" };
+  MbBackendSpec forward[4], backward[4];
+  g_autoptr(MbBalancer) a = NULL;
+  g_autoptr(MbBalancer) b = NULL;
+  guint order[4];
+
+  for (guint i = 0; i < 4; i++)
+    {
+      forward[i] = (MbBackendSpec) { names[i], 1 + i, FALSE };
+      backward[3 - i] = forward[i];
+    }
+  a = mb_balancer_new (MB_BALANCE_SOURCE_HASH, forward, 4);
+  b = mb_balancer_new (MB_BALANCE_SOURCE_HASH, backward, 4);
+  for (guint i = 0; i < DRAWS; i++)
+    {
+      guint first;
+
+      mb_balancer_plan (a, NULL, client_key (i), order);
+      first = order[0];
+      mb_balancer_plan (b, NULL, client_key (i), order);
+      expect (order[0] == 3 - first, "client %u: on %u, reordered on %u", i, first, order[0]);
+    }
+}
+END_TEST
+
+/* One of five goes down: only its clients move (Maglev moves a few others),
+ * spread over the four left; when it comes back, every client returns. */
+START_TEST (test_source_hash_down_and_up)
+{
+  g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_SOURCE_HASH, 5, NULL, NULL);
+  g_autofree guint *before = g_new (guint, DRAWS);
+  g_autofree guint *down = g_new (guint, DRAWS);
+  g_autofree guint *after = g_new (guint, DRAWS);
+  guint stayed_away = 0, moved = 0, orphans = 0, adopted[5] = { 0 };
+
+  map_clients (balancer, before);
+  mb_balancer_set_down (balancer, 2, TRUE);
+  map_clients (balancer, down);
+  for (guint i = 0; i < DRAWS; i++)
+    {
+      expect (down[i] != 2, "client %u still on the backend that is down", i);
+      if (before[i] == 2)
+        {
+          orphans++;
+          adopted[down[i]]++;
+        }
+      else
+        {
+          stayed_away++;
+          moved += down[i] != before[i];
+        }
+    }
+  ck_assert_msg (moved * 100 <= stayed_away * 2, "%u of %u clients of the others moved",
+                 moved, stayed_away);
+  for (guint i = 0; i < 5; i++)
+    if (i != 2)
+      ck_assert_msg (adopted[i] * 100 >= orphans * 20 && adopted[i] * 100 <= orphans * 30,
+                     "backend %u took %u of %u orphans", i, adopted[i], orphans);
+
+  mb_balancer_set_down (balancer, 2, FALSE);
+  map_clients (balancer, after);
+  ck_assert (memcmp (before, after, DRAWS * sizeof *before) == 0);
+}
+END_TEST
+
+START_TEST (test_source_hash_weighted)
+{
+  const guint weights[] = { 2, 1 };
+  const gdouble thirds[] = { 2.0 / 3, 1.0 / 3 };
+  const guint heavy_weights[] = { 1, 5, 1, 1 };
+  const gdouble eighths[] = { 0.125, 0.625, 0.125, 0.125 };
+  g_autoptr(MbBalancer) two = balancer_new (MB_BALANCE_SOURCE_HASH, 2, weights, NULL);
+  g_autoptr(MbBalancer) four = balancer_new (MB_BALANCE_SOURCE_HASH, 4, heavy_weights, NULL);
+  g_autofree guint *where = g_new (guint, DRAWS);
+
+  map_clients (two, where);
+  assert_shares (where, 2, thirds, 0.03);
+  map_clients (four, where);
+  assert_shares (where, 4, eighths, 0.03);
+}
+END_TEST
+
 static Suite *
 balancer_suite (void)
 {
@@ -519,6 +671,7 @@ balancer_suite (void)
   TCase *tiers = tcase_create ("tiers");
   TCase *lc = tcase_create ("least-connections");
   TCase *r2 = tcase_create ("random-two");
+  TCase *sh = tcase_create ("source-hash");
 
   tcase_add_test (rr, test_round_robin_order);
   tcase_add_test (rr, test_round_robin_failover_order);
@@ -546,6 +699,12 @@ balancer_suite (void)
   tcase_add_test (r2, test_random_two_one_eligible);
   suite_add_tcase (suite, r2);
 
+  tcase_add_test (sh, test_hash_address);
+  tcase_add_test (sh, test_source_hash_stable_and_even);
+  tcase_add_test (sh, test_source_hash_keys_on_names);
+  tcase_add_test (sh, test_source_hash_down_and_up);
+  tcase_add_test (sh, test_source_hash_weighted);
+  suite_add_tcase (suite, sh);
   return suite;
 }
 
