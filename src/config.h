@@ -25,8 +25,12 @@ typedef enum {
   MB_LOG_LEVEL_DEBUG,
 } MbLogLevel;
 
+/* How a frontend spreads connections over its backends (see balancer.h). */
 typedef enum {
   MB_BALANCE_ROUND_ROBIN,
+  MB_BALANCE_LEAST_CONNECTIONS,
+  MB_BALANCE_RANDOM_TWO,
+  MB_BALANCE_SOURCE_HASH,
 } MbBalance;
 
 #define MB_DEFAULT_SHUTDOWN_TIMEOUT_MS (30 * 1000)
