@@ -547,7 +547,12 @@ class Faults(harness.TestCase):
         self.assertLessEqual(at_limit, 64, "more sessions than 128 descriptors can hold")
         # Closing a client is allowed only for the one that hit the shortage,
         # then accepting pauses for 250 ms: not a stream of accepted-then-dropped ones.
-        self.assertLessEqual(ends["closed"], int(elapsed / 0.25) + 1,
+        # Under valgrind, an accept() whose new descriptor falls in the range
+        # valgrind keeps for itself is closed by valgrind and reported as
+        # EMFILE: that client is dropped too, and the daemon may retry the
+        # accept once after freeing its pooled pipes.  So two per pause there.
+        per_pause = 2 if harness.VALGRIND else 1
+        self.assertLessEqual(ends["closed"], per_pause * (int(elapsed / 0.25) + 1),
                              f"more clients dropped than 250 ms pauses in {elapsed:.2f} s: {ends}")
         wait_fds_back(mb, baseline)
         self.assertEqual(mb.stop(), 0)
