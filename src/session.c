@@ -145,10 +145,11 @@ session_end (Session *session)
 {
   gboolean last;
 
+  /* Out of the live counts before the client can see its end. */
+  count_on (session, NULL);
   stop_connecting (session, FALSE);
   g_clear_pointer (&session->relay, mb_relay_free);
   close_fd (&session->client);
-  count_on (session, NULL);
   if (session->order != session->order_here)
     g_free (session->order);
   g_free (session->client_name);
