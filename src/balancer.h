@@ -1,9 +1,47 @@
-/* balancer.h - which backend a new connection goes to first.
+/* balancer.h - which backends a new connection tries, and in what order.
  *
- * Pure selection logic over backend state, no I/O.  Round-robin is exact per
- * frontend: connection k goes first to backend ((k - 1) mod n) + 1, counting
- * from 1.  The counter moves by one per connection, whatever failovers that
- * connection then needs (the session tries the following backends in order).
+ * Pure selection logic over backend state: no I/O, no sockets, no threads.
+ * A balancer belongs to one frontend and is used from one thread; it keeps
+ * no pointer into its caller's data (names are copied).  Each algorithm
+ * lives in its own file (lb-round-robin.c, lb-least-connections.c,
+ * lb-random-two.c, lb-source-hash.c) behind this interface; balancer.c
+ * decides which backends are eligible and turns a pick into a plan.
+ *
+ * The plan for one connection (mb_balancer_plan):
+ * - The eligible tier is the up non-backup backends; if none is up, the up
+ *   backups; if no backend is up at all, every backend, non-backups first:
+ *   the health checks may be wrong, and a client tried against backends
+ *   that were marked down beats a client refused.  In that last case the
+ *   algorithm picks among the non-backups (among the backups if there are
+ *   only backups), and the backups follow them in the plan.
+ * - order[0] is the algorithm's pick within the tier; the rest of the tier
+ *   follows, cyclically after the pick in index order.  That is the
+ *   failover order: the session tries order[0], and when a backend refuses
+ *   or times out, the next one.  Backends outside the tier are not in it.
+ * - A plan call moves the algorithm's state by exactly one pick, whatever
+ *   failovers the connection then needs.
+ * - No allocation per call (mb_balancer_new allocates everything); O(n)
+ *   work at most, except for source-hash, which rebuilds its table in the
+ *   first plan after the tier changed.
+ *
+ * The algorithms:
+ * - round-robin: smooth weighted round-robin (nginx's).  Each pick adds
+ *   every eligible backend's weight to its current weight, takes the
+ *   largest (ties to the lowest index) and subtracts the total weight from
+ *   it.  Equal weights give 0, 1, ..., n-1, 0, 1, ...: connection k goes
+ *   first to backend ((k - 1) mod n) + 1, as in the seed.  Weights 3:1 give
+ *   a a b a, a a b a, ...: spread out, never in bursts.  A change of the
+ *   tier starts the sequence again over the new tier.
+ * - least-connections: the fewest live sessions relative to weight; equal
+ *   backends take turns.
+ * - random-two: the power of two random choices: two distinct eligible
+ *   backends drawn at random, the one with fewer live sessions relative to
+ *   weight wins (the first drawn on a tie).
+ * - source-hash: consistent hashing (Maglev) of the client's address: the
+ *   same address goes to the same backend while the tier stays the same,
+ *   and when a backend leaves the tier only its addresses (and a few
+ *   others) move.  A backend's place in the table follows from its name,
+ *   not its position, and its share from its weight.
  */
 #pragma once
 
@@ -13,18 +51,44 @@
 
 G_BEGIN_DECLS
 
+#define MB_BALANCER_MAX_WEIGHT 256
+
+/* A backend as the balancer sees it; fixed at creation. */
 typedef struct {
-  MbBalance algorithm;
-  guint n_backends;
-  guint64 counter;      /* connections picked so far */
-} MbBalancer;
+  const gchar *name;    /* the backend's title: source-hash keys on it; copied */
+  guint weight;         /* 1 .. MB_BALANCER_MAX_WEIGHT */
+  gboolean backup;      /* used only while no non-backup is up */
+} MbBackendSpec;
 
-void mb_balancer_init (MbBalancer *balancer, MbBalance algorithm, guint n_backends);
+typedef struct MbBalancer MbBalancer;
 
-/* Index (0-based) of the backend to try first for the next connection. */
-guint mb_balancer_pick (MbBalancer *balancer);
+/* A balancer for the N (> 0) BACKENDS, in the frontend's order: backend i
+ * of the plans is BACKENDS[i].  Every backend starts up.  Free with
+ * mb_balancer_free(). */
+MbBalancer *mb_balancer_new (MbBalance algorithm, const MbBackendSpec *backends, guint n);
+void mb_balancer_free (MbBalancer *balancer);
 
-/* Index of the backend to try after ATTEMPT failed tries starting at FIRST. */
-guint mb_balancer_next (const MbBalancer *balancer, guint first, guint attempt);
+/* Restarts the random draws of random-two from SEED, so that tests can
+ * repeat them; no effect on the other algorithms. */
+void mb_balancer_set_seed (MbBalancer *balancer, guint32 seed);
+
+/* Marks backend INDEX down or up (health checks, passive ejection). */
+void mb_balancer_set_down (MbBalancer *balancer, guint index, gboolean down);
+gboolean mb_balancer_is_down (const MbBalancer *balancer, guint index);
+
+/* Writes the backends to try for a new connection, in order, into ORDER,
+ * which has room for n; returns how many (at least one).  LIVE[i] is
+ * backend i's live session count now, as the caller read it: used by
+ * least-connections and random-two; may be NULL, which counts as none
+ * anywhere.  KEY is the client's address hash (mb_balancer_hash_address),
+ * used by source-hash only. */
+guint mb_balancer_plan (MbBalancer *balancer, const guint *live, guint64 key, guint *order);
+
+/* The KEY of a client for source-hash: a hash of its address BYTES (the
+ * 4 or 16 bytes of the IP address, not the port, so that all of a client's
+ * connections go to the same backend). */
+guint64 mb_balancer_hash_address (const guint8 *bytes, gsize len);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MbBalancer, mb_balancer_free)
 
 G_END_DECLS

@@ -110,6 +110,12 @@ frontend_config_free (gpointer data)
 
   g_free (frontend->title);
   g_free (frontend->bind_on);
+  if (frontend->health_check != NULL)
+    {
+      g_clear_pointer (&frontend->health_check->send, g_bytes_unref);
+      g_clear_pointer (&frontend->health_check->expect, g_bytes_unref);
+      g_free (frontend->health_check);
+    }
   g_clear_pointer (&frontend->bind_addresses, g_ptr_array_unref);
   g_ptr_array_unref (frontend->backends);
   g_free (frontend);
@@ -152,6 +158,7 @@ mb_config_add_frontend (MbConfig *config, const gchar *title, const gchar *file,
   frontend->connect_timeout_ms = MB_DEFAULT_CONNECT_TIMEOUT_MS;
   frontend->idle_timeout_ms = MB_DEFAULT_IDLE_TIMEOUT_MS;
   frontend->backlog = MB_DEFAULT_BACKLOG;
+  frontend->fail_timeout_ms = MB_DEFAULT_FAIL_TIMEOUT_MS;
   frontend->backends = g_ptr_array_new_with_free_func (backend_config_free);
   g_ptr_array_add (config->frontends, frontend);
   return frontend;
@@ -166,6 +173,7 @@ mb_frontend_config_add_backend (MbFrontendConfig *frontend, const gchar *title,
   backend->title = g_strdup (title);
   backend->file = g_intern_string (file);
   backend->line = line;
+  backend->weight = 1;
   g_ptr_array_add (frontend->backends, backend);
   return backend;
 }
@@ -220,6 +228,17 @@ finish_frontend (MbFrontendConfig *frontend, GPtrArray *errors)
     mb_config_error (errors, frontend->file, frontend->line,
                      "frontend %s: no backend defined: add backend NAME { forward_to = \"host:port\" }",
                      frontend->title);
+  else
+    {
+      guint backups = 0;
+
+      for (guint i = 0; i < frontend->backends->len; i++)
+        backups += ((MbBackendConfig *) frontend->backends->pdata[i])->backup ? 1 : 0;
+      if (backups == frontend->backends->len)
+        mb_config_error (errors, frontend->file, frontend->line,
+                         "frontend %s: every backend is a backup: at least one must not be",
+                         frontend->title);
+    }
 
   for (guint i = 0; i < frontend->backends->len; i++)
     {
@@ -408,6 +427,52 @@ get_number (cfg_t *section, const gchar *name, const gchar *prefix, guint min, g
   *out = (guint) number;
 }
 
+/* A duration that must be more than 0. */
+static void
+get_positive_duration (cfg_t *section, const gchar *name, const gchar *prefix, guint64 *out,
+                       GPtrArray *errors)
+{
+  Located *value = get_located (section, name);
+  guint64 before = *out;
+
+  get_duration (section, name, prefix, out, errors);
+  if (value != NULL && *out == 0 && before != 0)
+    {
+      MbSourceLine at = locate (value->line);
+      mb_config_error (errors, at.file, at.line, "%s%s: must be more than 0", prefix, name);
+      *out = before;
+    }
+}
+
+/* true/false (also yes/no, on/off) */
+static void
+get_bool (cfg_t *section, const gchar *name, const gchar *prefix, gboolean *out, GPtrArray *errors)
+{
+  static const gchar *const yes[] = { "true", "yes", "on" }, *const no[] = { "false", "no", "off" };
+  Located *value = get_located (section, name);
+
+  if (value == NULL)
+    return;
+  for (guint i = 0; i < G_N_ELEMENTS (yes); i++)
+    {
+      if (g_ascii_strcasecmp (value->text, yes[i]) == 0)
+        {
+          *out = TRUE;
+          return;
+        }
+      if (g_ascii_strcasecmp (value->text, no[i]) == 0)
+        {
+          *out = FALSE;
+          return;
+        }
+    }
+  {
+    MbSourceLine at = locate (value->line);
+    mb_config_error (errors, at.file, at.line, "%s%s: '%s' is neither true nor false", prefix, name,
+                     value->text);
+  }
+}
+
 /* workers = auto | N: 0 for auto. */
 static void
 get_workers (cfg_t *section, guint *out, GPtrArray *errors)
@@ -444,6 +509,65 @@ get_string (cfg_t *section, const gchar *name, gchar **out, const gchar **file, 
   *line = at.line;
 }
 
+static gboolean
+balance_from_string (const gchar *text, MbBalance *out)
+{
+  static const struct { const gchar *name; MbBalance balance; } names[] = {
+    { "round-robin", MB_BALANCE_ROUND_ROBIN },
+    { "least-connections", MB_BALANCE_LEAST_CONNECTIONS },
+    { "random-two", MB_BALANCE_RANDOM_TWO },
+    { "source-hash", MB_BALANCE_SOURCE_HASH },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    if (strcmp (text, names[i].name) == 0)
+      {
+        *out = names[i].balance;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+/* An optional string option as bytes; an empty one is an error. */
+static void
+get_bytes (cfg_t *section, const gchar *name, const gchar *prefix, GBytes **out, GPtrArray *errors)
+{
+  Located *value = get_located (section, name);
+
+  if (value == NULL)
+    return;
+  if (value->text[0] == '\0')
+    {
+      MbSourceLine at = locate (value->line);
+      mb_config_error (errors, at.file, at.line, "%s%s: must not be empty", prefix, name);
+      return;
+    }
+  *out = g_bytes_new (value->text, strlen (value->text));
+}
+
+static void
+read_health_check (MbFrontendConfig *frontend, cfg_t *section, const gchar *frontend_prefix,
+                   GPtrArray *errors)
+{
+  MbHealthCheckConfig *check = g_new0 (MbHealthCheckConfig, 1);
+  g_autofree gchar *prefix = g_strdup_printf ("%shealth_check: ", frontend_prefix);
+  MbSourceLine at = locate (section->line);
+
+  check->file = at.file;
+  check->line = at.line;
+  check->interval_ms = MB_DEFAULT_CHECK_INTERVAL_MS;
+  check->timeout_ms = MB_DEFAULT_CHECK_TIMEOUT_MS;
+  check->rise = MB_DEFAULT_CHECK_RISE;
+  check->fall = MB_DEFAULT_CHECK_FALL;
+  get_positive_duration (section, "interval", prefix, &check->interval_ms, errors);
+  get_positive_duration (section, "timeout", prefix, &check->timeout_ms, errors);
+  get_number (section, "rise", prefix, 1, 100, &check->rise, errors);
+  get_number (section, "fall", prefix, 1, 100, &check->fall, errors);
+  get_bytes (section, "send", prefix, &check->send, errors);
+  get_bytes (section, "expect", prefix, &check->expect, errors);
+  frontend->health_check = check;
+}
+
 static void
 read_frontend (MbConfig *config, cfg_t *section, GPtrArray *errors)
 {
@@ -456,11 +580,12 @@ read_frontend (MbConfig *config, cfg_t *section, GPtrArray *errors)
   if (bind_on != NULL)
     frontend->bind_on = g_strdup (bind_on->text);
 
-  if (balance != NULL && strcmp (balance->text, "round-robin") != 0)
+  if (balance != NULL && !balance_from_string (balance->text, &frontend->balance))
     {
       MbSourceLine at = locate (balance->line);
       mb_config_error (errors, at.file, at.line,
-                       "%sbalance: unknown algorithm '%s' (known: round-robin)", prefix, balance->text);
+                       "%sbalance: unknown algorithm '%s' (known: round-robin, least-connections, "
+                       "random-two, source-hash)", prefix, balance->text);
     }
 
   get_duration (section, "connect_timeout", prefix, &frontend->connect_timeout_ms, errors);
@@ -473,6 +598,15 @@ read_frontend (MbConfig *config, cfg_t *section, GPtrArray *errors)
 
   get_number (section, "backlog", prefix, 1, MB_MAX_BACKLOG, &frontend->backlog, errors);
   get_number (section, "max_connections", prefix, 0, MB_MAX_MAX_CONNECTIONS, &frontend->max_connections, errors);
+  get_number (section, "max_fails", prefix, 0, 1000, &frontend->max_fails, errors);
+  get_positive_duration (section, "fail_timeout", prefix, &frontend->fail_timeout_ms, errors);
+  if (cfg_size (section, "health_check") > 0)
+    read_health_check (frontend, cfg_getnsec (section, "health_check", 0), prefix, errors);
+  if (cfg_size (section, "health_check") > 1)
+    {
+      MbSourceLine at = locate (cfg_getnsec (section, "health_check", 1)->line);
+      mb_config_error (errors, at.file, at.line, "%shealth_check is given twice", prefix);
+    }
 
   for (guint i = 0; i < cfg_size (section, "backend"); i++)
     {
@@ -484,6 +618,12 @@ read_frontend (MbConfig *config, cfg_t *section, GPtrArray *errors)
 
       if (forward_to != NULL)
         backend->forward_to = g_strdup (forward_to->text);
+      {
+        g_autofree gchar *backend_prefix = g_strdup_printf ("%sbackend %s: ", prefix, backend->title);
+
+        get_number (backend_section, "weight", backend_prefix, 1, MB_MAX_WEIGHT, &backend->weight, errors);
+        get_bool (backend_section, "backup", backend_prefix, &backend->backup, errors);
+      }
     }
 }
 
@@ -492,6 +632,17 @@ config_confuse_load (const gchar *path, GPtrArray *errors)
 {
   cfg_opt_t backend_opts[] = {
     CFG_PTR_CB ("forward_to", NULL, CFGF_NODEFAULT, located_parse, located_free),
+    CFG_PTR_CB ("weight", NULL, CFGF_NODEFAULT, located_parse, located_free),
+    CFG_PTR_CB ("backup", NULL, CFGF_NODEFAULT, located_parse, located_free),
+    CFG_END ()
+  };
+  cfg_opt_t health_check_opts[] = {
+    CFG_PTR_CB ("interval", NULL, CFGF_NODEFAULT, located_parse, located_free),
+    CFG_PTR_CB ("timeout", NULL, CFGF_NODEFAULT, located_parse, located_free),
+    CFG_PTR_CB ("rise", NULL, CFGF_NODEFAULT, located_parse, located_free),
+    CFG_PTR_CB ("fall", NULL, CFGF_NODEFAULT, located_parse, located_free),
+    CFG_PTR_CB ("send", NULL, CFGF_NODEFAULT, located_parse, located_free),
+    CFG_PTR_CB ("expect", NULL, CFGF_NODEFAULT, located_parse, located_free),
     CFG_END ()
   };
   cfg_opt_t frontend_opts[] = {
@@ -501,6 +652,9 @@ config_confuse_load (const gchar *path, GPtrArray *errors)
     CFG_PTR_CB ("idle_timeout", NULL, CFGF_NODEFAULT, located_parse, located_free),
     CFG_PTR_CB ("backlog", NULL, CFGF_NODEFAULT, located_parse, located_free),
     CFG_PTR_CB ("max_connections", NULL, CFGF_NODEFAULT, located_parse, located_free),
+    CFG_PTR_CB ("max_fails", NULL, CFGF_NODEFAULT, located_parse, located_free),
+    CFG_PTR_CB ("fail_timeout", NULL, CFGF_NODEFAULT, located_parse, located_free),
+    CFG_SEC ("health_check", health_check_opts, CFGF_MULTI),
     CFG_SEC ("backend", backend_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
     CFG_END ()
   };

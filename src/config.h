@@ -25,8 +25,12 @@ typedef enum {
   MB_LOG_LEVEL_DEBUG,
 } MbLogLevel;
 
+/* How a frontend spreads connections over its backends (see balancer.h). */
 typedef enum {
   MB_BALANCE_ROUND_ROBIN,
+  MB_BALANCE_LEAST_CONNECTIONS,
+  MB_BALANCE_RANDOM_TWO,
+  MB_BALANCE_SOURCE_HASH,
 } MbBalance;
 
 #define MB_DEFAULT_SHUTDOWN_TIMEOUT_MS (30 * 1000)
@@ -37,6 +41,12 @@ typedef enum {
 #define MB_DEFAULT_MAX_CONNECTIONS     10000
 #define MB_MAX_MAX_CONNECTIONS         1000000
 #define MB_MAX_WORKERS                 64
+#define MB_MAX_WEIGHT                  256
+#define MB_DEFAULT_FAIL_TIMEOUT_MS     (10 * 1000)
+#define MB_DEFAULT_CHECK_INTERVAL_MS   (2 * 1000)
+#define MB_DEFAULT_CHECK_TIMEOUT_MS    (1 * 1000)
+#define MB_DEFAULT_CHECK_RISE          2
+#define MB_DEFAULT_CHECK_FALL          3
 
 typedef struct {
   gchar *title;
@@ -44,7 +54,22 @@ typedef struct {
   const gchar *file;       /* interned: where forward_to (else the section) is */
   gint line;
   GPtrArray *addresses;    /* GInetSocketAddress, resolved, tried in this order */
+  guint weight;            /* 1..MB_MAX_WEIGHT */
+  gboolean backup;         /* takes traffic only when every other backend is down */
 } MbBackendConfig;
+
+/* Active health checks: a connect, optionally bytes sent and bytes expected
+ * in the answer, every interval, for each backend of the frontend. */
+typedef struct {
+  const gchar *file;       /* interned: where the section starts */
+  gint line;
+  guint64 interval_ms;
+  guint64 timeout_ms;
+  guint rise;              /* consecutive successes to mark a backend up */
+  guint fall;              /* consecutive failures to mark it down */
+  GBytes *send;            /* NULL: send nothing */
+  GBytes *expect;          /* NULL: a completed connect is a success */
+} MbHealthCheckConfig;
 
 typedef struct {
   gchar *title;
@@ -59,6 +84,9 @@ typedef struct {
   guint64 idle_timeout_ms; /* 0: never */
   guint backlog;
   guint max_connections;   /* live sessions of this frontend; 0: only the global limit */
+  guint max_fails;         /* passive ejection after this many failed connects; 0: off */
+  guint64 fail_timeout_ms; /* ... within this long, and for this long */
+  MbHealthCheckConfig *health_check; /* NULL: no active checks */
   GPtrArray *backends;     /* MbBackendConfig, in file order */
 } MbFrontendConfig;
 

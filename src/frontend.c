@@ -10,6 +10,7 @@
 #include "error.h"
 #include "frontend.h"
 #include "log.h"
+#include "notify.h"
 #include "pipes.h"
 #include "session.h"
 #include "worker.h"
@@ -206,6 +207,8 @@ on_incoming (GSocket *socket, GIOCondition condition, gpointer data)
 
   for (gint i = 0; i < ACCEPT_BATCH; i++)
     {
+      struct sockaddr_storage peer;
+      socklen_t peer_len;
       gint errnum;
       int client;
 
@@ -218,10 +221,12 @@ on_incoming (GSocket *socket, GIOCondition condition, gpointer data)
       /* accept4 rather than g_socket_accept(): one system call instead of
        * eight (GSocket asks the new socket for its type, addresses and
        * options), and no object to allocate per connection. */
-      client = accept4 (g_socket_get_fd (socket), NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      peer_len = sizeof peer;
+      client = accept4 (g_socket_get_fd (socket), (struct sockaddr *) &peer, &peer_len,
+                        SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (client >= 0)
         {
-          mb_session_start (frontend, client);
+          mb_session_start (frontend, client, (struct sockaddr *) &peer, peer_len);
           /* That session may have run out of descriptors and paused us:
            * then this watch is gone, and so is the rest of the batch. */
           if (listener->source == NULL)
@@ -248,6 +253,46 @@ on_incoming (GSocket *socket, GIOCondition condition, gpointer data)
       return G_SOURCE_REMOVE;
     }
   return G_SOURCE_CONTINUE;
+}
+
+guint
+mb_frontend_plan (MbFrontend *frontend, guint64 key, guint *order)
+{
+  /* Only the algorithms that weigh load read the live counts. */
+  if (frontend->config->balance == MB_BALANCE_LEAST_CONNECTIONS
+      || frontend->config->balance == MB_BALANCE_RANDOM_TWO)
+    {
+      for (guint i = 0; i < frontend->n_backends; i++)
+        frontend->backend_live[i] = (guint) g_atomic_int_get (&frontend->backends[i].live);
+      return mb_balancer_plan (frontend->balancer, frontend->backend_live, key, order);
+    }
+  return mb_balancer_plan (frontend->balancer, NULL, key, order);
+}
+
+gchar *
+mb_frontend_summary (void)
+{
+  GString *summary = g_string_new (NULL);
+
+  for (guint i = 0; all_frontends != NULL && i < all_frontends->len; i++)
+    {
+      MbFrontend *frontend = all_frontends->pdata[i];
+      guint up = 0;
+
+      for (guint j = 0; j < frontend->n_backends; j++)
+        up += mb_backend_is_down (&frontend->backends[j]) ? 0 : 1;
+      g_string_append_printf (summary, "%s%s: %u/%u backends up", i > 0 ? ", " : "",
+                              frontend->config->title, up, frontend->n_backends);
+    }
+  return g_string_free (summary, FALSE);
+}
+
+void
+mb_frontend_backends_changed (MbFrontend *frontend)
+{
+  g_autofree gchar *summary = mb_frontend_summary ();
+
+  mb_notify_status (summary);
 }
 
 void
@@ -293,9 +338,22 @@ MbFrontend *
 mb_frontend_new (const MbFrontendConfig *config)
 {
   MbFrontend *frontend = g_new0 (MbFrontend, 1);
+  g_autofree MbBackendSpec *specs = g_new0 (MbBackendSpec, config->backends->len);
 
   frontend->config = config;
-  mb_balancer_init (&frontend->balancer, config->balance, config->backends->len);
+  frontend->n_backends = config->backends->len;
+  frontend->backends = g_new0 (MbBackend, frontend->n_backends);
+  frontend->backend_live = g_new0 (guint, frontend->n_backends);
+  for (guint i = 0; i < frontend->n_backends; i++)
+    {
+      const MbBackendConfig *backend = config->backends->pdata[i];
+
+      mb_backend_init (&frontend->backends[i], frontend, i, backend);
+      specs[i].name = backend->title;
+      specs[i].weight = backend->weight;
+      specs[i].backup = backend->backup;
+    }
+  frontend->balancer = mb_balancer_new (config->balance, specs, frontend->n_backends);
   frontend->listeners = g_ptr_array_new_with_free_func (listener_free);
   if (all_frontends == NULL)
     all_frontends = g_ptr_array_new ();
@@ -402,11 +460,14 @@ mb_frontend_start (MbFrontend *frontend)
               "frontend %s: listening on %s", frontend->config->title, listener->name);
     }
   update_accepting (frontend);
+  if (frontend->config->health_check != NULL && frontend->health == NULL)
+    frontend->health = mb_health_start (frontend);
 }
 
 void
 mb_frontend_close (MbFrontend *frontend)
 {
+  g_clear_pointer (&frontend->health, mb_health_stop);
   if (frontend->resume != 0)
     g_source_remove (frontend->resume);
   frontend->resume = 0;
@@ -420,6 +481,11 @@ mb_frontend_free (MbFrontend *frontend)
     return;
   mb_frontend_close (frontend);
   g_ptr_array_unref (frontend->listeners);
+  for (guint i = 0; i < frontend->n_backends; i++)
+    mb_backend_clear (&frontend->backends[i]);
+  g_free (frontend->backends);
+  g_free (frontend->backend_live);
+  mb_balancer_free (frontend->balancer);
   g_ptr_array_remove (all_frontends, frontend);
   if (all_frontends->len == 0)
     g_clear_pointer (&all_frontends, g_ptr_array_unref);

@@ -11,8 +11,10 @@
 #include <gio/gio.h>
 
 #include "activation.h"
+#include "backend.h"
 #include "balancer.h"
 #include "config.h"
+#include "health.h"
 
 G_BEGIN_DECLS
 
@@ -20,11 +22,15 @@ typedef struct MbFrontend MbFrontend;
 
 struct MbFrontend {
   const MbFrontendConfig *config;  /* borrowed: the MbConfig outlives us */
-  MbBalancer balancer;             /* used on the main thread only */
+  MbBalancer *balancer;            /* used on the main thread only */
+  MbBackend *backends;             /* n_backends, in the config's order */
+  guint n_backends;
   gint live;                       /* sessions of this frontend (atomic: they end on workers) */
   /* private */
   GPtrArray *listeners;
   gint held;                       /* at a max_connections limit: not accepting (atomic) */
+  guint *backend_live;             /* the backends' live counts, read for a plan */
+  MbHealth *health;                /* active checks, or NULL */
   guint resume;                    /* timer while paused for lack of resources */
   gint64 last_shortage, last_limit_log;
 };
@@ -39,6 +45,15 @@ void mb_frontend_start (MbFrontend *frontend);
 /* Closes the listening sockets at once: new connections are refused. */
 void mb_frontend_close (MbFrontend *frontend);
 void mb_frontend_free (MbFrontend *frontend);
+
+/* The backends a new connection from a client whose address hashes to KEY
+ * tries, in order, into ORDER (room for n_backends); returns how many.  On
+ * the main thread (see balancer.h). */
+guint mb_frontend_plan (MbFrontend *frontend, guint64 key, guint *order);
+/* A backend of FRONTEND went down or up: updates STATUS=. */
+void mb_frontend_backends_changed (MbFrontend *frontend);
+/* "web: 2/3 backends up, api: 1/1 backends up" over every frontend. */
+gchar *mb_frontend_summary (void);
 
 /* The limit on live sessions of all frontends together (max_connections). */
 void mb_frontend_set_global_limit (guint max_connections);

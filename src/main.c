@@ -110,6 +110,7 @@ static int
 run (Daemon *daemon)
 {
   g_autofree gchar *status = NULL;
+  g_autofree gchar *summary = NULL;
   g_autoptr(MbInherited) inherited = NULL;
   g_autoptr(GError) error = NULL;
   guint signals[3];
@@ -164,9 +165,10 @@ run (Daemon *daemon)
 
   for (guint i = 0; i < daemon->frontends->len; i++)
     mb_frontend_start (daemon->frontends->pdata[i]);
-  status = g_strdup_printf ("serving %u frontend%s with %u worker%s", daemon->frontends->len,
+  summary = mb_frontend_summary ();
+  status = g_strdup_printf ("serving %u frontend%s with %u worker%s; %s", daemon->frontends->len,
                             daemon->frontends->len == 1 ? "" : "s", mb_workers_count (),
-                            mb_workers_count () == 1 ? "" : "s");
+                            mb_workers_count () == 1 ? "" : "s", summary);
   g_message ("mini-balancer %s started: %s", PACKAGE_VERSION, status);
   mb_notify_ready (status);
 

@@ -26,10 +26,13 @@ typedef struct {
   int client;                  /* descriptors: -1 when closed */
   gchar *client_name;
   gint64 started;              /* monotonic, microseconds */
-  guint first;                 /* index of the backend the balancer picked */
+  guint *order;                /* the backends to try, in order (frontend's plan) */
+  guint n_order;
+  guint order_here[4];         /* order's room when there are few backends */
   guint attempt;               /* backends given up on so far */
+  MbBackend *counted;          /* the backend whose live count holds this session */
   guint address_index;         /* next address of the current backend */
-  const MbBackendConfig *backend_config;
+  const MbBackendConfig *backend_config; /* of the current attempt */
   GSocketAddress *backend_address; /* of the current attempt (borrowed from the config) */
   gchar *backend_name;         /* its text, worked out on first use */
   int backend;
@@ -124,14 +127,31 @@ stop_connecting (Session *session, gboolean keep_socket)
     }
 }
 
+/* Moves the session's place in the live counts to BACKEND (NULL: none). */
+static void
+count_on (Session *session, MbBackend *backend)
+{
+  if (session->counted == backend)
+    return;
+  if (session->counted != NULL)
+    g_atomic_int_add (&session->counted->live, -1);
+  if (backend != NULL)
+    g_atomic_int_inc (&backend->live);
+  session->counted = backend;
+}
+
 static void
 session_end (Session *session)
 {
   gboolean last;
 
+  /* Out of the live counts before the client can see its end. */
+  count_on (session, NULL);
   stop_connecting (session, FALSE);
   g_clear_pointer (&session->relay, mb_relay_free);
   close_fd (&session->client);
+  if (session->order != session->order_here)
+    g_free (session->order);
   g_free (session->client_name);
   if (session->link.prev != NULL || live_sessions.head == &session->link)
     g_queue_unlink (&live_sessions, &session->link);
@@ -190,6 +210,7 @@ on_relay_done (MbRelay *relay, const GError *error, gpointer data)
 static void
 connected (Session *session)
 {
+  mb_backend_connect_succeeded (session->counted);
   stop_connecting (session, TRUE);
   set_nodelay (session->backend);
 
@@ -212,6 +233,7 @@ attempt_failed (Session *session, const gchar *reason)
           "MB_BACKEND", session->backend_config->title, "MB_BACKEND_ADDRESS", backend_name (session), NULL,
           "frontend %s: %s: backend %s (%s): connect failed: %s", frontend_title (session),
           client_name (session), session->backend_config->title, backend_name (session), reason);
+  mb_backend_connect_failed (session->counted, reason);
   stop_connecting (session, FALSE);
   try_connect (session);
 }
@@ -290,10 +312,10 @@ try_connect (Session *session)
 {
   const MbFrontendConfig *config = session->frontend->config;
 
-  while (session->attempt < config->backends->len)
+  while (session->attempt < session->n_order)
     {
-      guint index = mb_balancer_next (&session->frontend->balancer, session->first, session->attempt);
-      const MbBackendConfig *backend = config->backends->pdata[index];
+      MbBackend *runtime = &session->frontend->backends[session->order[session->attempt]];
+      const MbBackendConfig *backend = runtime->config;
       struct sockaddr_storage native;
       g_autoptr(GError) error = NULL;
 
@@ -305,6 +327,7 @@ try_connect (Session *session)
         }
       session->backend_address = backend->addresses->pdata[session->address_index++];
       session->backend_config = backend;
+      count_on (session, runtime);
       if (session->backend < 0)   /* else made by mb_session_start() */
         session->backend = new_socket (session->backend_address, &error);
       if (session->backend < 0)
@@ -353,7 +376,7 @@ try_connect (Session *session)
 static gboolean
 first_socket (Session *session)
 {
-  const MbBackendConfig *backend = session->frontend->config->backends->pdata[session->first];
+  const MbBackendConfig *backend = session->frontend->backends[session->order[0]].config;
   g_autoptr(GError) error = NULL;
 
   if (backend->addresses->len == 0)
@@ -381,8 +404,26 @@ session_begin (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* Source-hash's key: a hash of the client's IP address (an IPv4 client of
+ * a dual-stack listener as its IPv4 address). */
+static guint64
+address_key (const struct sockaddr *peer, socklen_t len)
+{
+  if (peer->sa_family == AF_INET && len >= sizeof (struct sockaddr_in))
+    return mb_balancer_hash_address ((const guint8 *) &((const struct sockaddr_in *) peer)->sin_addr, 4);
+  if (peer->sa_family == AF_INET6 && len >= sizeof (struct sockaddr_in6))
+    {
+      const struct in6_addr *addr = &((const struct sockaddr_in6 *) peer)->sin6_addr;
+
+      if (IN6_IS_ADDR_V4MAPPED (addr))
+        return mb_balancer_hash_address ((const guint8 *) addr + 12, 4);
+      return mb_balancer_hash_address ((const guint8 *) addr, 16);
+    }
+  return 0;
+}
+
 void
-mb_session_start (MbFrontend *frontend, int client)
+mb_session_start (MbFrontend *frontend, int client, const struct sockaddr *peer, socklen_t peer_len)
 {
   Session *session = g_new0 (Session, 1);
 
@@ -397,7 +438,14 @@ mb_session_start (MbFrontend *frontend, int client)
   session->started = g_get_monotonic_time ();
   /* Here, on the accepting thread: the order of picks is the order of
    * accepts, and the counts are up to date for the next accept. */
-  session->first = mb_balancer_pick (&frontend->balancer);
+  session->order = frontend->n_backends <= G_N_ELEMENTS (session->order_here)
+                   ? session->order_here : g_new (guint, frontend->n_backends);
+  session->n_order = mb_frontend_plan (frontend,
+                                       frontend->config->balance == MB_BALANCE_SOURCE_HASH
+                                       ? address_key (peer, peer_len) : 0,
+                                       session->order);
+  /* Counted from now, so that the next plan sees it (least-connections). */
+  count_on (session, &frontend->backends[session->order[0]]);
   g_atomic_int_inc (&total_sessions);
   mb_frontend_session_started (frontend);
   /* The first backend socket here too: when descriptors run out, this

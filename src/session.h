@@ -12,15 +12,16 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <sys/socket.h>
 
 #include "frontend.h"
 
 G_BEGIN_DECLS
 
-/* Takes ownership of CLIENT, an accepted non-blocking socket.  Called on
- * the accepting (main) thread: picks the backend and hands the session to a
- * worker (worker.h). */
-void mb_session_start (MbFrontend *frontend, int client);
+/* Takes ownership of CLIENT, an accepted non-blocking socket from PEER.
+ * Called on the accepting (main) thread: plans the backends to try and
+ * hands the session to a worker (worker.h). */
+void mb_session_start (MbFrontend *frontend, int client, const struct sockaddr *peer, socklen_t peer_len);
 
 /* Live sessions on every worker. */
 guint mb_session_count (void);

@@ -139,7 +139,19 @@ check_frontend (const MbFrontendConfig *frontend)
   g_assert_nonnull (frontend->bind_addresses);
   /* "*:port" and nothing else binds every address. */
   g_assert_true (frontend->bind_any == (frontend->bind_addresses->len == 0));
-  g_assert_cmpint (frontend->balance, ==, MB_BALANCE_ROUND_ROBIN);
+  g_assert_cmpint (frontend->balance, <=, MB_BALANCE_SOURCE_HASH);
+  g_assert_cmpuint (frontend->fail_timeout_ms, >, 0);
+  if (frontend->health_check != NULL)
+    {
+      const MbHealthCheckConfig *check = frontend->health_check;
+
+      g_assert_cmpuint (check->interval_ms, >, 0);
+      g_assert_cmpuint (check->timeout_ms, >, 0);
+      g_assert_cmpuint (check->rise, >=, 1);
+      g_assert_cmpuint (check->fall, >=, 1);
+      g_assert_true (check->send == NULL || g_bytes_get_size (check->send) > 0);
+      g_assert_true (check->expect == NULL || g_bytes_get_size (check->expect) > 0);
+    }
   g_assert_cmpuint (frontend->connect_timeout_ms, >, 0);
   g_assert_cmpuint (frontend->connect_timeout_ms, <=, MB_DURATION_MAX_MS);
   g_assert_cmpuint (frontend->idle_timeout_ms, <=, MB_DURATION_MAX_MS);
@@ -158,6 +170,8 @@ check_frontend (const MbFrontendConfig *frontend)
       g_assert_nonnull (backend->forward_to);
       g_assert_nonnull (backend->addresses);
       g_assert_cmpuint (backend->addresses->len, >, 0);
+      g_assert_cmpuint (backend->weight, >=, 1);
+      g_assert_cmpuint (backend->weight, <=, MB_MAX_WEIGHT);
       for (guint j = 0; j < i; j++)
         g_assert_cmpstr (backend->title, !=, ((MbBackendConfig *) frontend->backends->pdata[j])->title);
     }

@@ -1,55 +1,665 @@
-/* Tests for src/balancer.c */
+/* Tests for src/balancer.c and the algorithms behind it (src/lb-*.c) */
 #include "build-config.h"
 
 #include "balancer.h"
 #include "testutil.h"
 
-/* Connection k goes first to backend ((k - 1) mod n) + 1. */
+#define MAX_BACKENDS 16
+#define DRAWS 100000
+
+/* ck_assert() sends the runner a message for every assertion that holds;
+ * over DRAWS picks that is a hundred megabytes through a temporary file.
+ * The checks made per pick say something only when they fail. */
+#define expect(condition, ...)          \
+  G_STMT_START {                        \
+    if (G_UNLIKELY (!(condition)))      \
+      ck_abort_msg (__VA_ARGS__);       \
+  } G_STMT_END
+
+/* A balancer over N backends named "b0", "b1", ...; WEIGHTS and BACKUP may
+ * be NULL (weight 1, no backups). */
+static MbBalancer *
+balancer_new (MbBalance algorithm, guint n, const guint *weights, const gboolean *backup)
+{
+  MbBackendSpec specs[MAX_BACKENDS];
+  gchar names[MAX_BACKENDS][8];
+  MbBalancer *balancer;
+
+  ck_assert_uint_le (n, MAX_BACKENDS);
+  for (guint i = 0; i < n; i++)
+    {
+      g_snprintf (names[i], sizeof names[i], "b%u", i);
+      specs[i].name = names[i];
+      specs[i].weight = weights != NULL ? weights[i] : 1;
+      specs[i].backup = backup != NULL && backup[i];
+    }
+  balancer = mb_balancer_new (algorithm, specs, n);
+  ck_assert_ptr_nonnull (balancer);
+  return balancer;
+}
+
+/* Plans a connection (no live counts, key 0) and checks that the plan is
+ * EXPECTED, N_EXPECTED backend indices. */
+static void
+plan_is (MbBalancer *balancer, const guint *expected, guint n_expected)
+{
+  guint order[MAX_BACKENDS];
+  guint n = mb_balancer_plan (balancer, NULL, 0, order);
+
+  ck_assert_uint_eq (n, n_expected);
+  for (guint i = 0; i < n; i++)
+    ck_assert_msg (order[i] == expected[i], "plan[%u] is %u, expected %u", i, order[i], expected[i]);
+}
+
+#define PLAN_IS(balancer, ...)                                     \
+  G_STMT_START {                                                    \
+    const guint expected_[] = { __VA_ARGS__ };                      \
+    plan_is ((balancer), expected_, G_N_ELEMENTS (expected_));      \
+  } G_STMT_END
+
+/* The first backend of a plan, checking that the plan is the eligible
+ * tier: GROUP, the backends picked in, from the pick on and cyclically
+ * after it, then TAIL (the backups when no backend is up).  Both are
+ * backend indices in ascending order. */
+static guint
+pick_in (MbBalancer *balancer, const guint *live, guint64 key,
+         const guint *group, guint n_group, const guint *tail, guint n_tail)
+{
+  guint order[MAX_BACKENDS];
+  guint n = mb_balancer_plan (balancer, live, key, order);
+  guint at = n_group;
+
+  expect (n == n_group + n_tail, "plan of %u backends, expected %u", n, n_group + n_tail);
+  for (guint p = 0; p < n_group; p++)
+    if (group[p] == order[0])
+      at = p;
+  expect (at < n_group, "picked %u, outside the tier", order[0]);
+  for (guint i = 0; i < n_group; i++)
+    expect (order[i] == group[(at + i) % n_group], "plan[%u] is %u, expected %u",
+            i, order[i], group[(at + i) % n_group]);
+  for (guint i = 0; i < n_tail; i++)
+    expect (order[n_group + i] == tail[i], "plan[%u] is %u, expected %u",
+            n_group + i, order[n_group + i], tail[i]);
+  return order[0];
+}
+
+/* The first backend of a plan over all N backends, all of them eligible. */
+static guint
+pick_all (MbBalancer *balancer, const guint *live, guint64 key, guint n)
+{
+  guint all[MAX_BACKENDS];
+
+  for (guint i = 0; i < n; i++)
+    all[i] = i;
+  return pick_in (balancer, live, key, all, n, NULL, 0);
+}
+
+/* Asserts that successive picks spell SEQUENCE ('a' is backend 0, 'b' 1,
+ * ...), REPEATS times over. */
+static void
+assert_sequence (MbBalancer *balancer, guint n, const gchar *sequence, guint repeats)
+{
+  for (guint r = 0; r < repeats; r++)
+    for (const gchar *c = sequence; *c != '\0'; c++)
+      {
+        guint picked = pick_all (balancer, NULL, 0, n);
+
+        ck_assert_msg (picked == (guint) (*c - 'a'), "round %u of \"%s\": picked %c at '%c'",
+                       r, sequence, 'a' + picked, *c);
+      }
+}
+
+/* Checks that each of backends 0 .. N-1 comes first in EXPECTED[i] of the
+ * DRAWS plans whose first backends are WHERE, within TOLERANCE. */
+static void
+assert_shares (const guint *where, guint n, const gdouble *expected, gdouble tolerance)
+{
+  guint count[MAX_BACKENDS] = { 0 };
+
+  for (guint k = 0; k < DRAWS; k++)
+    count[where[k]]++;
+  for (guint i = 0; i < n; i++)
+    {
+      gdouble share = (gdouble) count[i] / DRAWS;
+
+      ck_assert_msg (share >= expected[i] - tolerance && share <= expected[i] + tolerance,
+                     "backend %u: share %.4f, expected %.4f", i, share, expected[i]);
+    }
+}
+
+/* Round-robin ------------------------------------------------------------ */
+
+/* Equal weights: connection k goes first to backend ((k - 1) mod n) + 1,
+ * and fails over to the following ones in order, wrapping around. */
 START_TEST (test_round_robin_order)
 {
   for (guint n = 1; n <= 7; n++)
     {
-      MbBalancer balancer;
+      g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_ROUND_ROBIN, n, NULL, NULL);
 
-      mb_balancer_init (&balancer, MB_BALANCE_ROUND_ROBIN, n);
       for (guint k = 1; k <= 100; k++)
-        ck_assert_uint_eq (mb_balancer_pick (&balancer), (k - 1) % n);
+        ck_assert_uint_eq (pick_all (balancer, NULL, 0, n), (k - 1) % n);
     }
 }
 END_TEST
 
-/* Failover walks the following backends in order, wrapping around, and does
- * not move the counter. */
-START_TEST (test_failover_order)
+START_TEST (test_round_robin_failover_order)
 {
-  MbBalancer balancer;
-  guint first;
+  g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_ROUND_ROBIN, 3, NULL, NULL);
 
-  mb_balancer_init (&balancer, MB_BALANCE_ROUND_ROBIN, 3);
-  ck_assert_uint_eq (mb_balancer_pick (&balancer), 0);
-  first = mb_balancer_pick (&balancer);
-  ck_assert_uint_eq (first, 1);
-  ck_assert_uint_eq (mb_balancer_next (&balancer, first, 0), 1);
-  ck_assert_uint_eq (mb_balancer_next (&balancer, first, 1), 2);
-  ck_assert_uint_eq (mb_balancer_next (&balancer, first, 2), 0);
-  ck_assert_uint_eq (mb_balancer_pick (&balancer), 2);
-  ck_assert_uint_eq (mb_balancer_pick (&balancer), 0);
+  PLAN_IS (balancer, 0, 1, 2);
+  PLAN_IS (balancer, 1, 2, 0);
+  PLAN_IS (balancer, 2, 0, 1);
+  PLAN_IS (balancer, 0, 1, 2);
 }
 END_TEST
 
-/* Separate balancers (frontends) keep separate counters. */
-START_TEST (test_separate_counters)
+/* Plain round-robin would give a b a b: the weights must show, spread out. */
+START_TEST (test_round_robin_weighted)
 {
-  MbBalancer a, b;
+  const guint three_one[] = { 3, 1 };
+  const guint five_one_one[] = { 5, 1, 1 };
+  const guint one_three[] = { 1, 3 };
+  g_autoptr(MbBalancer) a = balancer_new (MB_BALANCE_ROUND_ROBIN, 2, three_one, NULL);
+  g_autoptr(MbBalancer) b = balancer_new (MB_BALANCE_ROUND_ROBIN, 3, five_one_one, NULL);
+  g_autoptr(MbBalancer) c = balancer_new (MB_BALANCE_ROUND_ROBIN, 2, one_three, NULL);
 
-  mb_balancer_init (&a, MB_BALANCE_ROUND_ROBIN, 2);
-  mb_balancer_init (&b, MB_BALANCE_ROUND_ROBIN, 3);
-  ck_assert_uint_eq (mb_balancer_pick (&a), 0);
-  ck_assert_uint_eq (mb_balancer_pick (&b), 0);
-  ck_assert_uint_eq (mb_balancer_pick (&b), 1);
-  ck_assert_uint_eq (mb_balancer_pick (&a), 1);
-  ck_assert_uint_eq (mb_balancer_pick (&b), 2);
-  ck_assert_uint_eq (mb_balancer_pick (&a), 0);
+  assert_sequence (a, 2, "aaba", 10);
+  /* nginx's example in ngx_http_upstream_round_robin.c. */
+  assert_sequence (b, 3, "aabacaa", 10);
+  /* The heavier backend need not be the first. */
+  assert_sequence (c, 2, "babb", 10);
+}
+END_TEST
+
+/* Over every run of total-weight picks, each backend comes up exactly
+ * weight times. */
+START_TEST (test_round_robin_shares)
+{
+  const guint weights[] = { 4, 7, 1, 2, 256, 3 };
+  const guint n = G_N_ELEMENTS (weights);
+  g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_ROUND_ROBIN, n, weights, NULL);
+  guint total = 0;
+
+  for (guint i = 0; i < n; i++)
+    total += weights[i];
+  for (guint round = 0; round < 5; round++)
+    {
+      guint count[MAX_BACKENDS] = { 0 };
+
+      for (guint k = 0; k < total; k++)
+        count[pick_all (balancer, NULL, 0, n)]++;
+      for (guint i = 0; i < n; i++)
+        ck_assert_uint_eq (count[i], weights[i]);
+    }
+}
+END_TEST
+
+/* A down backend is skipped (and left out of the plan); the others'
+ * sequence is the smooth one of their own weights. */
+START_TEST (test_round_robin_down)
+{
+  const guint weights[] = { 3, 1, 1 };
+  const guint a_c[] = { 0, 2 }, a_b[] = { 0, 1 };
+  g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_ROUND_ROBIN, 3, weights, NULL);
+
+  mb_balancer_set_down (balancer, 1, TRUE);
+  ck_assert (mb_balancer_is_down (balancer, 1));
+  ck_assert (!mb_balancer_is_down (balancer, 0));
+  for (guint r = 0; r < 10; r++)
+    {
+      ck_assert_uint_eq (pick_in (balancer, NULL, 0, a_c, 2, NULL, 0), 0);
+      ck_assert_uint_eq (pick_in (balancer, NULL, 0, a_c, 2, NULL, 0), 0);
+      ck_assert_uint_eq (pick_in (balancer, NULL, 0, a_c, 2, NULL, 0), 2);
+      ck_assert_uint_eq (pick_in (balancer, NULL, 0, a_c, 2, NULL, 0), 0);
+    }
+  /* Mid-sequence: b back, c down. */
+  pick_in (balancer, NULL, 0, a_c, 2, NULL, 0);
+  mb_balancer_set_down (balancer, 1, FALSE);
+  mb_balancer_set_down (balancer, 2, TRUE);
+  for (guint r = 0; r < 10; r++)
+    {
+      ck_assert_uint_eq (pick_in (balancer, NULL, 0, a_b, 2, NULL, 0), 0);
+      ck_assert_uint_eq (pick_in (balancer, NULL, 0, a_b, 2, NULL, 0), 0);
+      ck_assert_uint_eq (pick_in (balancer, NULL, 0, a_b, 2, NULL, 0), 1);
+      ck_assert_uint_eq (pick_in (balancer, NULL, 0, a_b, 2, NULL, 0), 0);
+    }
+}
+END_TEST
+
+START_TEST (test_round_robin_down_equal)
+{
+  const guint up[] = { 0, 2, 3 };
+  g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_ROUND_ROBIN, 4, NULL, NULL);
+
+  mb_balancer_set_down (balancer, 1, TRUE);
+  for (guint k = 0; k < 30; k++)
+    ck_assert_uint_eq (pick_in (balancer, NULL, 0, up, 3, NULL, 0), up[k % 3]);
+  PLAN_IS (balancer, 0, 2, 3);
+  PLAN_IS (balancer, 2, 3, 0);
+  PLAN_IS (balancer, 3, 0, 2);
+}
+END_TEST
+
+/* Marking a backup down or up while the primaries serve does not change
+ * the tier: the sequence goes on where it was. */
+START_TEST (test_round_robin_backup_change_keeps_sequence)
+{
+  const gboolean backup[] = { FALSE, FALSE, FALSE, TRUE };
+  const guint primaries[] = { 0, 1, 2 };
+  g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_ROUND_ROBIN, 4, NULL, backup);
+
+  ck_assert_uint_eq (pick_in (balancer, NULL, 0, primaries, 3, NULL, 0), 0);
+  mb_balancer_set_down (balancer, 3, TRUE);
+  ck_assert_uint_eq (pick_in (balancer, NULL, 0, primaries, 3, NULL, 0), 1);
+  mb_balancer_set_down (balancer, 3, FALSE);
+  ck_assert_uint_eq (pick_in (balancer, NULL, 0, primaries, 3, NULL, 0), 2);
+  /* Marking a backend down twice is one change. */
+  mb_balancer_set_down (balancer, 0, FALSE);
+  ck_assert_uint_eq (pick_in (balancer, NULL, 0, primaries, 3, NULL, 0), 0);
+}
+END_TEST
+
+/* Tiers --------------------------------------------------------------------- */
+
+/* Backups serve only when every primary is down; when everything is down,
+ * every backend is in the plan, the primaries first. */
+START_TEST (test_backups)
+{
+  /* Primaries 0 and 2, backups 1 and 3: the tiers are not index ranges. */
+  const gboolean backup[] = { FALSE, TRUE, FALSE, TRUE };
+  g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_ROUND_ROBIN, 4, NULL, backup);
+
+  PLAN_IS (balancer, 0, 2);
+  PLAN_IS (balancer, 2, 0);
+  mb_balancer_set_down (balancer, 1, TRUE);
+  PLAN_IS (balancer, 0, 2);
+  mb_balancer_set_down (balancer, 1, FALSE);
+  mb_balancer_set_down (balancer, 0, TRUE);
+  PLAN_IS (balancer, 2);
+  PLAN_IS (balancer, 2);
+  mb_balancer_set_down (balancer, 2, TRUE);
+  PLAN_IS (balancer, 1, 3);
+  PLAN_IS (balancer, 3, 1);
+  PLAN_IS (balancer, 1, 3);
+  mb_balancer_set_down (balancer, 1, TRUE);
+  PLAN_IS (balancer, 3);
+  mb_balancer_set_down (balancer, 3, TRUE);
+  /* All down: round-robin over the primaries, then the backups. */
+  PLAN_IS (balancer, 0, 2, 1, 3);
+  PLAN_IS (balancer, 2, 0, 1, 3);
+  PLAN_IS (balancer, 0, 2, 1, 3);
+  mb_balancer_set_down (balancer, 2, FALSE);
+  PLAN_IS (balancer, 2);
+  mb_balancer_set_down (balancer, 0, FALSE);
+  PLAN_IS (balancer, 0, 2);
+  PLAN_IS (balancer, 2, 0);
+}
+END_TEST
+
+START_TEST (test_all_down_only_backups)
+{
+  const gboolean backup[] = { TRUE, TRUE, TRUE };
+  g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_ROUND_ROBIN, 3, NULL, backup);
+
+  PLAN_IS (balancer, 0, 1, 2);
+  PLAN_IS (balancer, 1, 2, 0);
+  for (guint i = 0; i < 3; i++)
+    mb_balancer_set_down (balancer, i, TRUE);
+  PLAN_IS (balancer, 0, 1, 2);
+  PLAN_IS (balancer, 1, 2, 0);
+}
+END_TEST
+
+/* Keys for source-hash that land all over its table. */
+static guint64
+spread_key (guint k)
+{
+  return k * G_GUINT64_CONSTANT (0x9e3779b97f4a7c15);
+}
+
+/* Every algorithm keeps to the tier: its pick is in it, the backends
+ * outside it are not in the plan. */
+START_TEST (test_every_algorithm_keeps_to_the_tier)
+{
+  const MbBalance algorithms[] = {
+    MB_BALANCE_ROUND_ROBIN, MB_BALANCE_LEAST_CONNECTIONS,
+    MB_BALANCE_RANDOM_TWO, MB_BALANCE_SOURCE_HASH,
+  };
+  const gboolean backup[] = { FALSE, FALSE, TRUE, FALSE, TRUE };
+  const guint live[] = { 0, 3, 0, 1, 2 };
+  const guint primaries_up[] = { 1, 3 }, backups[] = { 2, 4 }, primaries[] = { 0, 1, 3 };
+
+  for (guint a = 0; a < G_N_ELEMENTS (algorithms); a++)
+    {
+      g_autoptr(MbBalancer) balancer = balancer_new (algorithms[a], 5, NULL, backup);
+
+      mb_balancer_set_down (balancer, 0, TRUE);
+      for (guint k = 0; k < 200; k++)
+        pick_in (balancer, live, spread_key (k),
+                 primaries_up, 2, NULL, 0);
+      mb_balancer_set_down (balancer, 1, TRUE);
+      mb_balancer_set_down (balancer, 3, TRUE);
+      for (guint k = 0; k < 200; k++)
+        pick_in (balancer, live, spread_key (k),
+                 backups, 2, NULL, 0);
+      mb_balancer_set_down (balancer, 2, TRUE);
+      mb_balancer_set_down (balancer, 4, TRUE);
+      for (guint k = 0; k < 200; k++)
+        pick_in (balancer, live, spread_key (k),
+                 primaries, 3, backups, 2);
+    }
+}
+END_TEST
+
+/* Least connections --------------------------------------------------------- */
+
+START_TEST (test_least_connections)
+{
+  const guint live[] = { 5, 3, 0, 4 };
+  g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_LEAST_CONNECTIONS, 4, NULL, NULL);
+
+  for (guint k = 0; k < 10; k++)
+    ck_assert_uint_eq (pick_all (balancer, live, 0, 4), 2);
+}
+END_TEST
+
+/* Live sessions count relative to weight. */
+START_TEST (test_least_connections_weighted)
+{
+  const guint weights[] = { 10, 4 };
+  const guint live[] = { 20, 9 };          /* 2 per weight against 2.25 */
+  const guint big_weights[] = { 255, 256 };
+  /* 12632256.753 against 12632256.750 per weight: products past 32 bits
+   * (wrapped, they compare the other way) and loads a float cannot tell
+   * apart. */
+  const guint big_live[] = { 3221225472u, 3233857728u };
+  g_autoptr(MbBalancer) a = balancer_new (MB_BALANCE_LEAST_CONNECTIONS, 2, weights, NULL);
+  g_autoptr(MbBalancer) b = balancer_new (MB_BALANCE_LEAST_CONNECTIONS, 2, big_weights, NULL);
+
+  for (guint k = 0; k < 4; k++)
+    ck_assert_uint_eq (pick_all (a, live, 0, 2), 0);
+  for (guint k = 0; k < 4; k++)
+    ck_assert_uint_eq (pick_all (b, big_live, 0, 2), 1);
+}
+END_TEST
+
+/* Equally loaded backends take turns. */
+START_TEST (test_least_connections_ties_rotate)
+{
+  const guint weights[] = { 10, 1, 1 };
+  const guint equal[] = { 10, 1, 1 };      /* 1 per weight each */
+  const guint two_tied[] = { 10, 2, 1 };   /* 1, 2, 1 per weight */
+  g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_LEAST_CONNECTIONS, 3, weights, NULL);
+  g_autoptr(MbBalancer) unweighted = balancer_new (MB_BALANCE_LEAST_CONNECTIONS, 3, NULL, NULL);
+
+  for (guint k = 0; k < 30; k++)
+    ck_assert_uint_eq (pick_all (balancer, equal, 0, 3), k % 3);
+  for (guint k = 0; k < 30; k++)
+    ck_assert_uint_eq (pick_all (balancer, two_tied, 0, 3), k % 2 == 0 ? 0 : 2);
+  /* No counts at all: plain rotation. */
+  for (guint k = 0; k < 30; k++)
+    ck_assert_uint_eq (pick_all (unweighted, NULL, 0, 3), k % 3);
+}
+END_TEST
+
+START_TEST (test_least_connections_down)
+{
+  const guint live[] = { 0, 5, 5, 6 };
+  const guint up[] = { 1, 2, 3 };
+  g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_LEAST_CONNECTIONS, 4, NULL, NULL);
+
+  ck_assert_uint_eq (pick_all (balancer, live, 0, 4), 0);
+  mb_balancer_set_down (balancer, 0, TRUE);
+  for (guint k = 0; k < 10; k++)
+    {
+      guint first = pick_in (balancer, live, 0, up, 3, NULL, 0);
+
+      ck_assert (first == 1 || first == 2);
+      ck_assert_uint_ne (pick_in (balancer, live, 0, up, 3, NULL, 0), first);
+    }
+}
+END_TEST
+
+/* Random two ---------------------------------------------------------------- */
+
+/* Fills WHERE with the first backends of DRAWS plans with LIVE fixed. */
+static void
+draw (MbBalancer *balancer, guint n, const guint *live, guint *where)
+{
+  for (guint k = 0; k < DRAWS; k++)
+    where[k] = pick_all (balancer, live, 0, n);
+}
+
+/* The expected shares, worked out: a backend is picked when it is drawn
+ * with one that carries more (either order: 2 of the n(n-1) ordered
+ * pairs each), or first with one that carries the same (1 pair each). */
+START_TEST (test_random_two_distribution)
+{
+  const guint spread[] = { 0, 5, 10 };
+  const gdouble spread_shares[] = { 4.0 / 6, 2.0 / 6, 0 };
+  const guint pairs[] = { 0, 0, 3, 3 };
+  const gdouble pairs_shares[] = { 5.0 / 12, 5.0 / 12, 1.0 / 12, 1.0 / 12 };
+  const guint equal[] = { 7, 7, 7, 7, 7 };
+  const gdouble equal_shares[] = { 0.2, 0.2, 0.2, 0.2, 0.2 };
+  g_autoptr(MbBalancer) three = balancer_new (MB_BALANCE_RANDOM_TWO, 3, NULL, NULL);
+  g_autoptr(MbBalancer) four = balancer_new (MB_BALANCE_RANDOM_TWO, 4, NULL, NULL);
+  g_autoptr(MbBalancer) five = balancer_new (MB_BALANCE_RANDOM_TWO, 5, NULL, NULL);
+  g_autofree guint *where = g_new (guint, DRAWS);
+
+  mb_balancer_set_seed (three, 1);
+  mb_balancer_set_seed (four, 2);
+  mb_balancer_set_seed (five, 3);
+  /* The most loaded is never picked: it always loses its pair. */
+  draw (three, 3, spread, where);
+  assert_shares (where, 3, spread_shares, 0.01);
+  draw (four, 4, pairs, where);
+  assert_shares (where, 4, pairs_shares, 0.01);
+  draw (five, 5, equal, where);
+  assert_shares (where, 5, equal_shares, 0.01);
+}
+END_TEST
+
+START_TEST (test_random_two_weighted)
+{
+  const guint weights[] = { 1, 2, 4 };
+  const guint live[] = { 4, 4, 4 };        /* 4, 2 and 1 per weight */
+  const gdouble shares[] = { 0, 2.0 / 6, 4.0 / 6 };
+  g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_RANDOM_TWO, 3, weights, NULL);
+  g_autofree guint *where = g_new (guint, DRAWS);
+
+  mb_balancer_set_seed (balancer, 4);
+  draw (balancer, 3, live, where);
+  assert_shares (where, 3, shares, 0.01);
+}
+END_TEST
+
+/* The same seed gives the same picks; a balancer's own draws do not depend
+ * on the others'. */
+START_TEST (test_random_two_seeded)
+{
+  const guint live[] = { 1, 1, 1, 1, 1, 1 };
+  g_autoptr(MbBalancer) a = balancer_new (MB_BALANCE_RANDOM_TWO, 6, NULL, NULL);
+  g_autoptr(MbBalancer) b = balancer_new (MB_BALANCE_RANDOM_TWO, 6, NULL, NULL);
+  g_autoptr(MbBalancer) c = balancer_new (MB_BALANCE_RANDOM_TWO, 6, NULL, NULL);
+  guint differ = 0;
+
+  mb_balancer_set_seed (a, 42);
+  mb_balancer_set_seed (b, 42);
+  mb_balancer_set_seed (c, 43);
+  for (guint k = 0; k < 1000; k++)
+    {
+      guint picked = pick_all (a, live, 0, 6);
+
+      ck_assert_uint_eq (pick_all (b, live, 0, 6), picked);
+      differ += pick_all (c, live, 0, 6) != picked;
+    }
+  ck_assert_uint_gt (differ, 500);
+}
+END_TEST
+
+START_TEST (test_random_two_one_eligible)
+{
+  const guint live[] = { 0, 9, 0 };
+  const guint only[] = { 1 };
+  g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_RANDOM_TWO, 3, NULL, NULL);
+
+  mb_balancer_set_down (balancer, 0, TRUE);
+  mb_balancer_set_down (balancer, 2, TRUE);
+  for (guint k = 0; k < 100; k++)
+    pick_in (balancer, live, 0, only, 1, NULL, 0);
+}
+END_TEST
+
+/* Source hash --------------------------------------------------------------- */
+
+/* The key of the Ith of DRAWS client addresses, 10.x.y.z. */
+static guint64
+client_key (guint i)
+{
+  const guint8 address[4] = { 10, (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff };
+
+  return mb_balancer_hash_address (address, sizeof address);
+}
+
+/* Fills WHERE with the backend each of the DRAWS clients goes to first. */
+static void
+map_clients (MbBalancer *balancer, guint *where)
+{
+  guint order[MAX_BACKENDS];
+
+  for (guint i = 0; i < DRAWS; i++)
+    {
+      guint n = mb_balancer_plan (balancer, NULL, client_key (i), order);
+
+      expect (n >= 1, "client %u: empty plan", i);
+      where[i] = order[0];
+    }
+}
+
+START_TEST (test_hash_address)
+{
+  const guint8 v4[4] = { 192, 0, 2, 1 }, v4_next[4] = { 192, 0, 2, 2 };
+  const guint8 v6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
+  g_autoptr(GHashTable) seen = g_hash_table_new (g_int64_hash, g_int64_equal);
+  g_autofree gint64 *keys = g_new (gint64, DRAWS);
+
+  ck_assert (mb_balancer_hash_address (v4, 4) == mb_balancer_hash_address (v4, 4));
+  ck_assert (mb_balancer_hash_address (v4, 4) != mb_balancer_hash_address (v4_next, 4));
+  ck_assert (mb_balancer_hash_address (v6, 16) != mb_balancer_hash_address (v6, 15));
+  /* Neighbouring addresses do not collide. */
+  for (guint i = 0; i < DRAWS; i++)
+    {
+      keys[i] = (gint64) client_key (i);
+      g_hash_table_add (seen, &keys[i]);
+    }
+  ck_assert_uint_eq (g_hash_table_size (seen), DRAWS);
+}
+END_TEST
+
+/* A key always goes to the same backend, its plan fails over cyclically,
+ * and equal backends get equal shares. */
+START_TEST (test_source_hash_stable_and_even)
+{
+  const gdouble fifths[] = { 0.2, 0.2, 0.2, 0.2, 0.2 };
+  g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_SOURCE_HASH, 5, NULL, NULL);
+  g_autoptr(MbBalancer) again = balancer_new (MB_BALANCE_SOURCE_HASH, 5, NULL, NULL);
+  g_autofree guint *where = g_new (guint, DRAWS);
+  g_autofree guint *later = g_new (guint, DRAWS);
+
+  map_clients (balancer, where);
+  assert_shares (where, 5, fifths, 0.03);
+  for (guint i = 0; i < DRAWS; i += 97)
+    ck_assert_uint_eq (pick_all (balancer, NULL, client_key (i), 5), where[i]);
+  map_clients (balancer, later);
+  ck_assert (memcmp (where, later, DRAWS * sizeof *where) == 0);
+  map_clients (again, later);
+  ck_assert (memcmp (where, later, DRAWS * sizeof *where) == 0);
+}
+END_TEST
+
+/* Keys follow backends' names, not their positions. */
+START_TEST (test_source_hash_keys_on_names)
+{
+  const gchar *names[] = { "alpha", "beta", "gamma", "delta" };
+  MbBackendSpec forward[4], backward[4];
+  g_autoptr(MbBalancer) a = NULL;
+  g_autoptr(MbBalancer) b = NULL;
+  guint order[4];
+
+  for (guint i = 0; i < 4; i++)
+    {
+      forward[i] = (MbBackendSpec) { names[i], 1 + i, FALSE };
+      backward[3 - i] = forward[i];
+    }
+  a = mb_balancer_new (MB_BALANCE_SOURCE_HASH, forward, 4);
+  b = mb_balancer_new (MB_BALANCE_SOURCE_HASH, backward, 4);
+  for (guint i = 0; i < DRAWS; i++)
+    {
+      guint first;
+
+      mb_balancer_plan (a, NULL, client_key (i), order);
+      first = order[0];
+      mb_balancer_plan (b, NULL, client_key (i), order);
+      expect (order[0] == 3 - first, "client %u: on %u, reordered on %u", i, first, order[0]);
+    }
+}
+END_TEST
+
+/* One of five goes down: only its clients move (Maglev moves a few others),
+ * spread over the four left; when it comes back, every client returns. */
+START_TEST (test_source_hash_down_and_up)
+{
+  g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_SOURCE_HASH, 5, NULL, NULL);
+  g_autofree guint *before = g_new (guint, DRAWS);
+  g_autofree guint *down = g_new (guint, DRAWS);
+  g_autofree guint *after = g_new (guint, DRAWS);
+  guint stayed_away = 0, moved = 0, orphans = 0, adopted[5] = { 0 };
+
+  map_clients (balancer, before);
+  mb_balancer_set_down (balancer, 2, TRUE);
+  map_clients (balancer, down);
+  for (guint i = 0; i < DRAWS; i++)
+    {
+      expect (down[i] != 2, "client %u still on the backend that is down", i);
+      if (before[i] == 2)
+        {
+          orphans++;
+          adopted[down[i]]++;
+        }
+      else
+        {
+          stayed_away++;
+          moved += down[i] != before[i];
+        }
+    }
+  ck_assert_msg (moved * 100 <= stayed_away * 2, "%u of %u clients of the others moved",
+                 moved, stayed_away);
+  for (guint i = 0; i < 5; i++)
+    if (i != 2)
+      ck_assert_msg (adopted[i] * 100 >= orphans * 20 && adopted[i] * 100 <= orphans * 30,
+                     "backend %u took %u of %u orphans", i, adopted[i], orphans);
+
+  mb_balancer_set_down (balancer, 2, FALSE);
+  map_clients (balancer, after);
+  ck_assert (memcmp (before, after, DRAWS * sizeof *before) == 0);
+}
+END_TEST
+
+START_TEST (test_source_hash_weighted)
+{
+  const guint weights[] = { 2, 1 };
+  const gdouble thirds[] = { 2.0 / 3, 1.0 / 3 };
+  const guint heavy_weights[] = { 1, 5, 1, 1 };
+  const gdouble eighths[] = { 0.125, 0.625, 0.125, 0.125 };
+  g_autoptr(MbBalancer) two = balancer_new (MB_BALANCE_SOURCE_HASH, 2, weights, NULL);
+  g_autoptr(MbBalancer) four = balancer_new (MB_BALANCE_SOURCE_HASH, 4, heavy_weights, NULL);
+  g_autofree guint *where = g_new (guint, DRAWS);
+
+  map_clients (two, where);
+  assert_shares (where, 2, thirds, 0.03);
+  map_clients (four, where);
+  assert_shares (where, 4, eighths, 0.03);
 }
 END_TEST
 
@@ -57,12 +667,44 @@ static Suite *
 balancer_suite (void)
 {
   Suite *suite = suite_create ("balancer");
-  TCase *tc = tcase_create ("round-robin");
+  TCase *rr = tcase_create ("round-robin");
+  TCase *tiers = tcase_create ("tiers");
+  TCase *lc = tcase_create ("least-connections");
+  TCase *r2 = tcase_create ("random-two");
+  TCase *sh = tcase_create ("source-hash");
 
-  tcase_add_test (tc, test_round_robin_order);
-  tcase_add_test (tc, test_failover_order);
-  tcase_add_test (tc, test_separate_counters);
-  suite_add_tcase (suite, tc);
+  tcase_add_test (rr, test_round_robin_order);
+  tcase_add_test (rr, test_round_robin_failover_order);
+  tcase_add_test (rr, test_round_robin_weighted);
+  tcase_add_test (rr, test_round_robin_shares);
+  tcase_add_test (rr, test_round_robin_down);
+  tcase_add_test (rr, test_round_robin_down_equal);
+  tcase_add_test (rr, test_round_robin_backup_change_keeps_sequence);
+  suite_add_tcase (suite, rr);
+
+  tcase_add_test (tiers, test_backups);
+  tcase_add_test (tiers, test_all_down_only_backups);
+  tcase_add_test (tiers, test_every_algorithm_keeps_to_the_tier);
+  suite_add_tcase (suite, tiers);
+
+  tcase_add_test (lc, test_least_connections);
+  tcase_add_test (lc, test_least_connections_weighted);
+  tcase_add_test (lc, test_least_connections_ties_rotate);
+  tcase_add_test (lc, test_least_connections_down);
+  suite_add_tcase (suite, lc);
+
+  tcase_add_test (r2, test_random_two_distribution);
+  tcase_add_test (r2, test_random_two_weighted);
+  tcase_add_test (r2, test_random_two_seeded);
+  tcase_add_test (r2, test_random_two_one_eligible);
+  suite_add_tcase (suite, r2);
+
+  tcase_add_test (sh, test_hash_address);
+  tcase_add_test (sh, test_source_hash_stable_and_even);
+  tcase_add_test (sh, test_source_hash_keys_on_names);
+  tcase_add_test (sh, test_source_hash_down_and_up);
+  tcase_add_test (sh, test_source_hash_weighted);
+  suite_add_tcase (suite, sh);
   return suite;
 }
 

@@ -91,6 +91,73 @@ START_TEST (test_limits_and_identity)
 }
 END_TEST
 
+START_TEST (test_balancing_options)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MbConfig) config = load_text ("lb.conf",
+    "frontend web {\n"
+    "  bind_on      = \"127.0.0.1:7070\"\n"
+    "  balance      = least-connections\n"
+    "  max_fails    = 3\n"
+    "  fail_timeout = 10s\n"
+    "  health_check {\n"
+    "    interval = 2s\n"
+    "    timeout  = 500ms\n"
+    "    rise     = 4\n"
+    "    fall     = 5\n"
+    "    send     = \"PING\\r\\n\"\n"
+    "    expect   = \"PONG\"\n"
+    "  }\n"
+    "  backend app1 { forward_to = \"127.0.0.1:8080\"  weight = 3 }\n"
+    "  backend app2 { forward_to = \"127.0.0.1:9090\"  weight = 1 }\n"
+    "  backend spare { forward_to = \"127.0.0.1:9999\" backup = true }\n"
+    "}\n"
+    "frontend h { bind_on = \"127.0.0.1:7071\" balance = source-hash\n"
+    "  health_check { }\n"
+    "  backend x { forward_to = \"127.0.0.1:1\" } }\n"
+    "frontend r { bind_on = \"127.0.0.1:7072\" balance = random-two\n"
+    "  backend x { forward_to = \"127.0.0.1:1\" } }\n", NULL, &error);
+  MbFrontendConfig *web, *h, *r;
+  MbBackendConfig *app1, *app2, *spare;
+  gsize len;
+
+  ck_assert_msg (config != NULL, "%s", error ? error->message : "");
+  web = config->frontends->pdata[0];
+  ck_assert_int_eq (web->balance, MB_BALANCE_LEAST_CONNECTIONS);
+  ck_assert_uint_eq (web->max_fails, 3);
+  ck_assert_uint_eq (web->fail_timeout_ms, 10000);
+  ck_assert_ptr_nonnull (web->health_check);
+  ck_assert_uint_eq (web->health_check->interval_ms, 2000);
+  ck_assert_uint_eq (web->health_check->timeout_ms, 500);
+  ck_assert_uint_eq (web->health_check->rise, 4);
+  ck_assert_uint_eq (web->health_check->fall, 5);
+  ck_assert_mem_eq (g_bytes_get_data (web->health_check->send, &len), "PING\r\n", 6);
+  ck_assert_uint_eq (len, 6);
+  ck_assert_mem_eq (g_bytes_get_data (web->health_check->expect, &len), "PONG", 4);
+  ck_assert_uint_eq (len, 4);
+  app1 = web->backends->pdata[0];
+  app2 = web->backends->pdata[1];
+  spare = web->backends->pdata[2];
+  ck_assert_uint_eq (app1->weight, 3);
+  ck_assert_uint_eq (app2->weight, 1);
+  ck_assert (!app1->backup && !app2->backup);
+  ck_assert (spare->backup);
+  ck_assert_uint_eq (spare->weight, 1);
+  h = config->frontends->pdata[1];
+  ck_assert_int_eq (h->balance, MB_BALANCE_SOURCE_HASH);
+  /* An empty health_check section: every default. */
+  ck_assert_ptr_nonnull (h->health_check);
+  ck_assert_uint_eq (h->health_check->interval_ms, 2000);
+  ck_assert_uint_eq (h->health_check->timeout_ms, 1000);
+  ck_assert_uint_eq (h->health_check->rise, 2);
+  ck_assert_uint_eq (h->health_check->fall, 3);
+  ck_assert_ptr_null (h->health_check->send);
+  ck_assert_ptr_null (h->health_check->expect);
+  r = config->frontends->pdata[2];
+  ck_assert_int_eq (r->balance, MB_BALANCE_RANDOM_TWO);
+}
+END_TEST
+
 START_TEST (test_defaults)
 {
   g_autoptr(GError) error = NULL;
@@ -107,6 +174,11 @@ START_TEST (test_defaults)
   ck_assert_uint_eq (f->idle_timeout_ms, 3600000);
   ck_assert_uint_eq (f->backlog, 1024);
   ck_assert_uint_eq (f->max_connections, 0);
+  ck_assert_uint_eq (f->max_fails, 0);
+  ck_assert_uint_eq (f->fail_timeout_ms, 10000);
+  ck_assert_ptr_null (f->health_check);
+  ck_assert_uint_eq (((MbBackendConfig *) f->backends->pdata[0])->weight, 1);
+  ck_assert (!((MbBackendConfig *) f->backends->pdata[0])->backup);
   ck_assert_uint_eq (config->max_connections, 10000);
   ck_assert_uint_eq (config->workers, 0);   /* auto */
   ck_assert_ptr_null (config->user);
@@ -158,6 +230,33 @@ static const struct { const gchar *text; gint line; const gchar *why; } errors[]
     3, "frontend f: max_connections: 'lots' is not a number from 0 to 1000000" },
   { GOOD_FRONTEND "user = \"no-such-user-mb\"\n", 5, "user: unknown user 'no-such-user-mb'" },
   { GOOD_FRONTEND "\ngroup = no-such-group-mb\n", 6, "group: unknown group 'no-such-group-mb'" },
+  /* balancing */
+  { "frontend f {\n  bind_on = \"127.0.0.1:1\"\n  backend b {\n    forward_to = \"127.0.0.1:2\"\n    weight = 0\n  }\n}\n",
+    5, "frontend f: backend b: weight: '0' is not a number from 1 to 256" },
+  { "frontend f {\n  bind_on = \"127.0.0.1:1\"\n  backend b { forward_to = \"127.0.0.1:2\" weight = 257 }\n}\n",
+    3, "frontend f: backend b: weight: '257' is not a number from 1 to 256" },
+  { "frontend f {\n  bind_on = \"127.0.0.1:1\"\n  backend b { forward_to = \"127.0.0.1:2\" }\n  backend c {\n    forward_to = \"127.0.0.1:3\"\n    backup = maybe\n  }\n}\n",
+    6, "frontend f: backend c: backup: 'maybe' is neither true nor false" },
+  { "frontend f {\n  bind_on = \"127.0.0.1:1\"\n  backend b { forward_to = \"127.0.0.1:2\" backup = true }\n}\n",
+    2, "frontend f: every backend is a backup" },
+  { "frontend f {\n  bind_on = \"127.0.0.1:1\"\n  max_fails = -1\n  backend b { forward_to = \"127.0.0.1:2\" }\n}\n",
+    3, "frontend f: max_fails: '-1' is not a number from 0 to 1000" },
+  { "frontend f {\n  bind_on = \"127.0.0.1:1\"\n  fail_timeout = 0\n  backend b { forward_to = \"127.0.0.1:2\" }\n}\n",
+    3, "frontend f: fail_timeout: must be more than 0" },
+  { "frontend f {\n  bind_on = \"127.0.0.1:1\"\n  health_check {\n    interval = 0s\n  }\n  backend b { forward_to = \"127.0.0.1:2\" }\n}\n",
+    4, "frontend f: health_check: interval: must be more than 0" },
+  { "frontend f {\n  bind_on = \"127.0.0.1:1\"\n  health_check {\n    timeout = soon\n  }\n  backend b { forward_to = \"127.0.0.1:2\" }\n}\n",
+    4, "frontend f: health_check: timeout: invalid duration 'soon'" },
+  { "frontend f {\n  bind_on = \"127.0.0.1:1\"\n  health_check {\n    rise = 0\n  }\n  backend b { forward_to = \"127.0.0.1:2\" }\n}\n",
+    4, "frontend f: health_check: rise: '0' is not a number from 1 to 100" },
+  { "frontend f {\n  bind_on = \"127.0.0.1:1\"\n  health_check {\n    fall = 101\n  }\n  backend b { forward_to = \"127.0.0.1:2\" }\n}\n",
+    4, "frontend f: health_check: fall: '101' is not a number from 1 to 100" },
+  { "frontend f {\n  bind_on = \"127.0.0.1:1\"\n  health_check {\n    expect = \"\"\n  }\n  backend b { forward_to = \"127.0.0.1:2\" }\n}\n",
+    4, "frontend f: health_check: expect: must not be empty" },
+  { "frontend f {\n  bind_on = \"127.0.0.1:1\"\n  health_check { }\n  health_check { }\n  backend b { forward_to = \"127.0.0.1:2\" }\n}\n",
+    4, "frontend f: health_check is given twice" },
+  { "frontend f {\n  bind_on = \"127.0.0.1:1\"\n  health_check {\n    port = 80\n  }\n  backend b { forward_to = \"127.0.0.1:2\" }\n}\n",
+    4, "no such option 'port'" },
   /* structure */
   { "frontend f {\n  bind_on = \"127.0.0.1:1\"\n}\n", 2, "frontend f: no backend defined" },
   { "frontend f {\n  backend b { forward_to = \"127.0.0.1:2\" }\n}\n", 3, "frontend f: bind_on is required" },
@@ -274,6 +373,7 @@ config_suite (void)
   tcase_set_timeout (tc, 30);
   tcase_add_test (tc, test_full_example);
   tcase_add_test (tc, test_defaults);
+  tcase_add_test (tc, test_balancing_options);
   tcase_add_test (tc, test_limits_and_identity);
   tcase_add_loop_test (tc, test_error_names_line, 0, G_N_ELEMENTS (errors));
   tcase_add_test (tc, test_all_errors_reported);

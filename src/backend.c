@@ -1,0 +1,143 @@
+/* backend.c - up, down and passive ejection; see backend.h. */
+#include "build-config.h"
+
+#include "backend.h"
+#include "frontend.h"
+#include "log.h"
+#include "worker.h"
+
+void
+mb_backend_init (MbBackend *backend, MbFrontend *frontend, guint index, const MbBackendConfig *config)
+{
+  backend->config = config;
+  backend->frontend = frontend;
+  backend->index = index;
+}
+
+void
+mb_backend_clear (MbBackend *backend)
+{
+  mb_worker_clear_source (&backend->revive);
+}
+
+gboolean
+mb_backend_is_down (const MbBackend *backend)
+{
+  return backend->down_active || backend->down_passive;
+}
+
+/* Applies a change of either flag: tells the balancer and the log when the
+ * backend as a whole went down or up. */
+static void
+apply (MbBackend *backend, gboolean was_down, const gchar *why)
+{
+  MbFrontend *frontend = backend->frontend;
+  gboolean down = mb_backend_is_down (backend);
+
+  if (down == was_down)
+    return;
+  mb_balancer_set_down (frontend->balancer, backend->index, down);
+  mb_log (down ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_MESSAGE,
+          "MB_FRONTEND", frontend->config->title, "MB_BACKEND", backend->config->title, NULL,
+          "frontend %s: backend %s is %s (%s)", frontend->config->title, backend->config->title,
+          down ? "DOWN" : "UP", why);
+  mb_frontend_backends_changed (frontend);
+}
+
+void
+mb_backend_set_checked (MbBackend *backend, gboolean down, const gchar *why)
+{
+  gboolean was_down = mb_backend_is_down (backend);
+
+  backend->down_active = down;
+  apply (backend, was_down, why);
+}
+
+static gboolean
+on_revive (gpointer data)
+{
+  MbBackend *backend = data;
+  gboolean was_down = mb_backend_is_down (backend);
+  g_autofree gchar *why = g_strdup_printf ("fail_timeout of %" G_GUINT64_FORMAT " ms passed",
+                                           backend->frontend->config->fail_timeout_ms);
+
+  g_clear_pointer (&backend->revive, g_source_unref);
+  backend->down_passive = FALSE;
+  backend->fails = 0;
+  apply (backend, was_down, why);
+  return G_SOURCE_REMOVE;
+}
+
+typedef struct {
+  MbBackend *backend;
+  gboolean failed;
+  gchar *reason;
+} Report;
+
+static gboolean
+report_on_main (gpointer data)
+{
+  Report *report = data;
+  MbBackend *backend = report->backend;
+  const MbFrontendConfig *config = backend->frontend->config;
+  gint64 now = g_get_monotonic_time ();
+
+  if (!report->failed)
+    backend->fails = 0;
+  else if (config->max_fails > 0 && !backend->down_passive)
+    {
+      /* A window of fail_timeout from its first failure. */
+      if (backend->fails == 0 || now - backend->window_start > (gint64) config->fail_timeout_ms * 1000)
+        {
+          backend->fails = 0;
+          backend->window_start = now;
+        }
+      if (++backend->fails >= config->max_fails)
+        {
+          gboolean was_down = mb_backend_is_down (backend);
+          g_autofree gchar *why = g_strdup_printf ("%u failed connect%s within %" G_GUINT64_FORMAT " ms: %s",
+                                                   backend->fails, backend->fails == 1 ? "" : "s",
+                                                   config->fail_timeout_ms, report->reason);
+
+          backend->down_passive = TRUE;
+          backend->revive = mb_worker_timeout ((guint) config->fail_timeout_ms, on_revive, backend);
+          apply (backend, was_down, why);
+        }
+    }
+  g_free (report->reason);
+  g_free (report);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+report (MbBackend *backend, gboolean failed, const gchar *reason)
+{
+  Report *r = g_new0 (Report, 1);
+
+  r->backend = backend;
+  r->failed = failed;
+  r->reason = g_strdup (reason);
+  if (mb_worker_is_main ())
+    report_on_main (r);
+  else
+    g_main_context_invoke (NULL, report_on_main, r);
+}
+
+void
+mb_backend_connect_failed (MbBackend *backend, const gchar *reason)
+{
+  if (backend->frontend->config->max_fails == 0)
+    return;
+  g_atomic_int_inc (&backend->failing);
+  report (backend, TRUE, reason);
+}
+
+void
+mb_backend_connect_succeeded (MbBackend *backend)
+{
+  /* The common case costs one atomic read: nothing to clear. */
+  if (g_atomic_int_get (&backend->failing) == 0)
+    return;
+  g_atomic_int_set (&backend->failing, 0);
+  report (backend, FALSE, NULL);
+}

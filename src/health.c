@@ -1,0 +1,244 @@
+/* health.c - active health checks; see health.h. */
+#include "build-config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "frontend.h"
+#include "health.h"
+#include "poller.h"
+#include "worker.h"
+
+/* The most bytes of an answer searched for expect. */
+#define EXPECT_WINDOW 4096
+
+typedef struct {
+  MbHealth *health;
+  MbBackend *backend;
+  GSource *timer;            /* the next check, or this one's timeout */
+  int fd;                    /* -1 between checks */
+  MbPollerHandle watch;
+  gsize sent;                /* of the send bytes */
+  GByteArray *answer;        /* what came back so far (expect only) */
+  guint successes, failures; /* consecutive */
+} Check;
+
+struct MbHealth {
+  MbFrontend *frontend;
+  const MbHealthCheckConfig *config;
+  Check *checks;
+  guint n;
+};
+
+static void schedule (Check *check, guint64 delay_ms);
+
+static void
+end_attempt (Check *check)
+{
+  mb_poller_unwatch (&check->watch);
+  if (check->fd >= 0)
+    close (check->fd);
+  check->fd = -1;
+  check->sent = 0;
+  if (check->answer != NULL)
+    g_byte_array_set_size (check->answer, 0);
+  mb_worker_clear_source (&check->timer);
+}
+
+static void
+verdict (Check *check, gboolean ok, const gchar *reason)
+{
+  const MbHealthCheckConfig *config = check->health->config;
+  MbBackend *backend = check->backend;
+
+  end_attempt (check);
+  if (ok)
+    {
+      check->failures = 0;
+      if (++check->successes >= config->rise && backend->down_active)
+        {
+          g_autofree gchar *why = g_strdup_printf ("%u successful check%s", check->successes,
+                                                   check->successes == 1 ? "" : "s");
+          mb_backend_set_checked (backend, FALSE, why);
+        }
+    }
+  else
+    {
+      check->successes = 0;
+      if (++check->failures >= config->fall && !backend->down_active)
+        {
+          g_autofree gchar *why = g_strdup_printf ("%u failed check%s: %s", check->failures,
+                                                   check->failures == 1 ? "" : "s", reason);
+          mb_backend_set_checked (backend, TRUE, why);
+        }
+    }
+  schedule (check, config->interval_ms);
+}
+
+/* The answer so far holds expect, or (without expect) nothing is needed. */
+static gboolean
+answered (const Check *check)
+{
+  GBytes *expect = check->health->config->expect;
+  gsize len;
+  const guint8 *want;
+
+  if (expect == NULL)
+    return TRUE;
+  want = g_bytes_get_data (expect, &len);
+  return check->answer->len >= len && memmem (check->answer->data, check->answer->len, want, len) != NULL;
+}
+
+static void
+on_io (MbPollerHandle *handle, GIOCondition condition)
+{
+  Check *check = handle->data;
+  const MbHealthCheckConfig *config = check->health->config;
+  gint errnum = 0;
+  socklen_t len = sizeof errnum;
+
+  if (getsockopt (check->fd, SOL_SOCKET, SO_ERROR, &errnum, &len) == 0 && errnum != 0)
+    {
+      verdict (check, FALSE, g_strerror (errnum));
+      return;
+    }
+  /* Connected: send what there is to send. */
+  if (config->send != NULL && check->sent < g_bytes_get_size (config->send))
+    {
+      gsize size;
+      const guint8 *data = g_bytes_get_data (config->send, &size);
+      ssize_t n = send (check->fd, data + check->sent, size - check->sent, MSG_NOSIGNAL);
+
+      if (n < 0 && errno != EAGAIN && errno != EINTR)
+        {
+          verdict (check, FALSE, g_strerror (errno));
+          return;
+        }
+      if (n > 0)
+        check->sent += (gsize) n;
+      if (check->sent < size)
+        return;   /* G_IO_OUT again */
+    }
+  if (config->expect == NULL)
+    {
+      verdict (check, TRUE, NULL);
+      return;
+    }
+  if (condition & (G_IO_IN | G_IO_HUP | G_IO_ERR))
+    {
+      guint8 buffer[1024];
+      ssize_t n = recv (check->fd, buffer, MIN (sizeof buffer, EXPECT_WINDOW - check->answer->len), 0);
+
+      if (n < 0 && errno != EAGAIN && errno != EINTR)
+        {
+          verdict (check, FALSE, g_strerror (errno));
+          return;
+        }
+      if (n > 0)
+        g_byte_array_append (check->answer, buffer, (guint) n);
+      if (answered (check))
+        {
+          verdict (check, TRUE, NULL);
+          return;
+        }
+      if (n == 0 || check->answer->len >= EXPECT_WINDOW)
+        {
+          verdict (check, FALSE, "the answer did not contain the expected bytes");
+          return;
+        }
+    }
+  /* Wait for (more of) the answer. */
+  mb_poller_watch (&check->watch, G_IO_IN, NULL);
+}
+
+static gboolean
+on_timeout (gpointer data)
+{
+  Check *check = data;
+  g_autofree gchar *reason = g_strdup_printf ("no %s within %" G_GUINT64_FORMAT " ms",
+                                              check->fd >= 0 && check->sent > 0 ? "expected answer" : "answer",
+                                              check->health->config->timeout_ms);
+
+  g_clear_pointer (&check->timer, g_source_unref);
+  verdict (check, FALSE, reason);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_due (gpointer data)
+{
+  Check *check = data;
+  GSocketAddress *address = check->backend->config->addresses->pdata[0];
+  struct sockaddr_storage native;
+  g_autoptr(GError) error = NULL;
+  int family = g_socket_address_get_family (address) == G_SOCKET_FAMILY_IPV6 ? AF_INET6 : AF_INET;
+
+  g_clear_pointer (&check->timer, g_source_unref);
+  check->timer = mb_worker_timeout ((guint) check->health->config->timeout_ms, on_timeout, check);
+  check->fd = socket (family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (check->fd < 0)
+    {
+      verdict (check, FALSE, g_strerror (errno));
+      return G_SOURCE_REMOVE;
+    }
+  g_socket_address_to_native (address, &native, sizeof native, NULL);
+  if (connect (check->fd, (struct sockaddr *) &native, g_socket_address_get_native_size (address)) < 0
+      && errno != EINPROGRESS)
+    {
+      verdict (check, FALSE, g_strerror (errno));
+      return G_SOURCE_REMOVE;
+    }
+  mb_poller_handle_init (&check->watch, check->fd, on_io, check);
+  if (!mb_poller_watch (&check->watch, G_IO_OUT, &error))
+    verdict (check, FALSE, error->message);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+schedule (Check *check, guint64 delay_ms)
+{
+  mb_worker_clear_source (&check->timer);
+  check->timer = mb_worker_timeout ((guint) delay_ms, on_due, check);
+}
+
+MbHealth *
+mb_health_start (MbFrontend *frontend)
+{
+  MbHealth *health = g_new0 (MbHealth, 1);
+
+  health->frontend = frontend;
+  health->config = frontend->config->health_check;
+  health->n = frontend->n_backends;
+  health->checks = g_new0 (Check, health->n);
+  for (guint i = 0; i < health->n; i++)
+    {
+      Check *check = &health->checks[i];
+
+      check->health = health;
+      check->backend = &frontend->backends[i];
+      check->fd = -1;
+      if (health->config->expect != NULL)
+        check->answer = g_byte_array_new ();
+      /* The first round at once, spread over a tenth of the interval. */
+      schedule (check, health->config->interval_ms * i / (10 * health->n));
+    }
+  return health;
+}
+
+void
+mb_health_stop (MbHealth *health)
+{
+  if (health == NULL)
+    return;
+  for (guint i = 0; i < health->n; i++)
+    {
+      end_attempt (&health->checks[i]);
+      if (health->checks[i].answer != NULL)
+        g_byte_array_unref (health->checks[i].answer);
+    }
+  g_free (health->checks);
+  g_free (health);
+}

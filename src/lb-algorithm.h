@@ -1,0 +1,74 @@
+/* lb-algorithm.h - between balancer.c and the balancing algorithms.
+ *
+ * Not for the rest of the daemon, which sees balancer.h only.  balancer.c
+ * owns the backends and the eligible tier; an algorithm keeps its own state
+ * and answers one question: which member of the tier goes first.
+ *
+ * Invariants the algorithms rely on:
+ * - tier[0 .. n_tier) are distinct backend indices; tier[0 .. n_pick) is the
+ *   group the algorithm picks in, in ascending index order, 1 <= n_pick <=
+ *   n_tier.  Only when no backend is up does the tier hold more than the
+ *   pick group (the backups, after it).
+ * - tier_changed() is called after every change of the tier, and once
+ *   before the first pick; never during a pick.
+ */
+#pragma once
+
+#include "balancer.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  gchar *name;
+  guint weight;
+  gboolean backup;
+  gboolean down;
+} MbLbBackend;
+
+typedef struct MbLbAlgorithm MbLbAlgorithm;
+
+struct MbBalancer {
+  const MbLbAlgorithm *algorithm;
+  gpointer state;           /* the algorithm's, or NULL */
+  MbLbBackend *backends;
+  guint n;
+  guint *tier;              /* room for n */
+  guint n_tier, n_pick;
+  guint *spare_tier;        /* balancer.c's: where a new tier is worked out */
+  GRand *rand;              /* random-two's draws */
+};
+
+/* Only pick is required: an algorithm that keeps no state leaves the rest
+ * NULL. */
+struct MbLbAlgorithm {
+  /* Allocates the state for BALANCER, whose backends are set. */
+  gpointer (*state_new) (const MbBalancer *balancer);
+  void (*state_free) (gpointer state);
+  /* The tier changed: forget what was worked out over the old one. */
+  void (*tier_changed) (MbBalancer *balancer);
+  /* The position in tier[0 .. n_pick) of the backend to try first. */
+  guint (*pick) (MbBalancer *balancer, const guint *live, guint64 key);
+};
+
+extern const MbLbAlgorithm mb_lb_round_robin;
+extern const MbLbAlgorithm mb_lb_least_connections;
+extern const MbLbAlgorithm mb_lb_random_two;
+extern const MbLbAlgorithm mb_lb_source_hash;
+
+/* Compares the load of backends A and B (indices): live sessions relative
+ * to weight, as live_a / weight_a against live_b / weight_b, but cross
+ * multiplied in 64 bits so that no rounding makes two loads equal.
+ * Negative when A carries less. */
+static inline gint
+mb_lb_compare_load (const MbBalancer *balancer, const guint *live, guint a, guint b)
+{
+  guint64 load_a, load_b;
+
+  if (live == NULL)
+    return 0;
+  load_a = (guint64) live[a] * balancer->backends[b].weight;
+  load_b = (guint64) live[b] * balancer->backends[a].weight;
+  return load_a < load_b ? -1 : load_a > load_b;
+}
+
+G_END_DECLS
