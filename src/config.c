@@ -627,44 +627,47 @@ read_frontend (MbConfig *config, cfg_t *section, GPtrArray *errors)
     }
 }
 
+/* Every scalar option: text plus line, see located_parse(). */
+#define LOCATED(name) CFG_PTR_CB (name, NULL, CFGF_NODEFAULT, located_parse, located_free)
+
 static MbConfig *
 config_confuse_load (const gchar *path, GPtrArray *errors)
 {
   cfg_opt_t backend_opts[] = {
-    CFG_PTR_CB ("forward_to", NULL, CFGF_NODEFAULT, located_parse, located_free),
-    CFG_PTR_CB ("weight", NULL, CFGF_NODEFAULT, located_parse, located_free),
-    CFG_PTR_CB ("backup", NULL, CFGF_NODEFAULT, located_parse, located_free),
+    LOCATED ("forward_to"),
+    LOCATED ("weight"),
+    LOCATED ("backup"),
     CFG_END ()
   };
   cfg_opt_t health_check_opts[] = {
-    CFG_PTR_CB ("interval", NULL, CFGF_NODEFAULT, located_parse, located_free),
-    CFG_PTR_CB ("timeout", NULL, CFGF_NODEFAULT, located_parse, located_free),
-    CFG_PTR_CB ("rise", NULL, CFGF_NODEFAULT, located_parse, located_free),
-    CFG_PTR_CB ("fall", NULL, CFGF_NODEFAULT, located_parse, located_free),
-    CFG_PTR_CB ("send", NULL, CFGF_NODEFAULT, located_parse, located_free),
-    CFG_PTR_CB ("expect", NULL, CFGF_NODEFAULT, located_parse, located_free),
+    LOCATED ("interval"),
+    LOCATED ("timeout"),
+    LOCATED ("rise"),
+    LOCATED ("fall"),
+    LOCATED ("send"),
+    LOCATED ("expect"),
     CFG_END ()
   };
   cfg_opt_t frontend_opts[] = {
-    CFG_PTR_CB ("bind_on", NULL, CFGF_NODEFAULT, located_parse, located_free),
-    CFG_PTR_CB ("balance", NULL, CFGF_NODEFAULT, located_parse, located_free),
-    CFG_PTR_CB ("connect_timeout", NULL, CFGF_NODEFAULT, located_parse, located_free),
-    CFG_PTR_CB ("idle_timeout", NULL, CFGF_NODEFAULT, located_parse, located_free),
-    CFG_PTR_CB ("backlog", NULL, CFGF_NODEFAULT, located_parse, located_free),
-    CFG_PTR_CB ("max_connections", NULL, CFGF_NODEFAULT, located_parse, located_free),
-    CFG_PTR_CB ("max_fails", NULL, CFGF_NODEFAULT, located_parse, located_free),
-    CFG_PTR_CB ("fail_timeout", NULL, CFGF_NODEFAULT, located_parse, located_free),
+    LOCATED ("bind_on"),
+    LOCATED ("balance"),
+    LOCATED ("connect_timeout"),
+    LOCATED ("idle_timeout"),
+    LOCATED ("backlog"),
+    LOCATED ("max_connections"),
+    LOCATED ("max_fails"),
+    LOCATED ("fail_timeout"),
     CFG_SEC ("health_check", health_check_opts, CFGF_MULTI),
     CFG_SEC ("backend", backend_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
     CFG_END ()
   };
   cfg_opt_t opts[] = {
-    CFG_PTR_CB ("log_level", NULL, CFGF_NODEFAULT, located_parse, located_free),
-    CFG_PTR_CB ("shutdown_timeout", NULL, CFGF_NODEFAULT, located_parse, located_free),
-    CFG_PTR_CB ("max_connections", NULL, CFGF_NODEFAULT, located_parse, located_free),
-    CFG_PTR_CB ("workers", NULL, CFGF_NODEFAULT, located_parse, located_free),
-    CFG_PTR_CB ("user", NULL, CFGF_NODEFAULT, located_parse, located_free),
-    CFG_PTR_CB ("group", NULL, CFGF_NODEFAULT, located_parse, located_free),
+    LOCATED ("log_level"),
+    LOCATED ("shutdown_timeout"),
+    LOCATED ("max_connections"),
+    LOCATED ("workers"),
+    LOCATED ("user"),
+    LOCATED ("group"),
     CFG_SEC ("frontend", frontend_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
     CFG_END ()
   };

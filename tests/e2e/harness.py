@@ -1002,6 +1002,17 @@ class TestCase(unittest.TestCase):
         self.addCleanup(close_quietly, s)
         return s
 
+    def established(self, front, backend):
+        """A session through FRONT to the ControlledBackend BACKEND, known to
+        be relaying both ways: (client socket, backend socket)."""
+        c = self.connect(front)
+        b = backend.accept()
+        send_all(c, b"ping")
+        self.assertEqual(recv_exact(b, 4), b"ping")
+        send_all(b, b"pong")
+        self.assertEqual(recv_exact(c, 4), b"pong")
+        return c, b
+
     def who(self, addr):
         """Open a client connection and return the name the backend announces."""
         s = self.connect(addr)

@@ -89,16 +89,6 @@ class Relay(harness.TestCase):
         harness.wait_closed(c, timeout=harness.CLOSE_TIMEOUT)
         self.assertEqual(backend.accepted, 1)
 
-    def established(self, front, backend):
-        """A session known to be relaying both ways: (client socket, backend socket)."""
-        c = self.connect(front)
-        b = backend.accept()
-        harness.send_all(c, b"ping")
-        self.assertEqual(harness.recv_exact(b, 4), b"ping")
-        harness.send_all(b, b"pong")
-        self.assertEqual(harness.recv_exact(c, 4), b"pong")
-        return c, b
-
     def test_client_reset_closes_backend_side(self):
         backend = self.controlled_backend()
         front = self.start(backend)

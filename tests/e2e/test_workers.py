@@ -41,15 +41,6 @@ def epoll_sets(mb):
 
 class Workers(harness.TestCase):
 
-    def established(self, front, backend):
-        c = self.connect(front)
-        b = backend.accept()
-        harness.send_all(c, b"ping")
-        self.assertEqual(harness.recv_exact(b, 4), b"ping")
-        harness.send_all(b, b"pong")
-        self.assertEqual(harness.recv_exact(c, 4), b"pong")
-        return c, b
-
     def test_threads_and_one_epoll_set_each(self):
         """workers = 3: two more threads (the main thread is the first
         worker), and six sessions end up two per worker: each worker's epoll
