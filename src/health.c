@@ -181,7 +181,10 @@ on_due (gpointer data)
   check->fd = socket (family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (check->fd < 0)
     {
-      verdict (check, FALSE, g_strerror (errno));
+      /* Out of descriptors or memory ourselves: says nothing of the
+       * backend.  No verdict; try again next interval. */
+      end_attempt (check);
+      schedule (check, check->health->config->interval_ms);
       return G_SOURCE_REMOVE;
     }
   g_socket_address_to_native (address, &native, sizeof native, NULL);

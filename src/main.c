@@ -209,7 +209,7 @@ main (int argc, char **argv)
   g_autoptr(GError) error = NULL;
   g_autoptr(MbConfig) config = NULL;
   Daemon daemon = { 0 };
-  guint64 fd_limit;
+  guint64 fd_limit, fd_spare;
   int status;
 
   signal (SIGPIPE, SIG_IGN);
@@ -251,9 +251,14 @@ main (int argc, char **argv)
 
   mb_log_set_level (MIN (config->log_level + (guint) verbosity, MB_LOG_LEVEL_DEBUG));
   fd_limit = mb_privileges_raise_fd_limit (config);
-  /* Pipes for splice() may take an eighth of the descriptors (two each):
-   * the rest stays for sessions, which copy when no pipe is to be had. */
-  mb_pipes_set_limit ((guint) MIN (fd_limit / 16, 65536));
+  /* Pipes for splice() take only descriptors that max_connections sessions
+   * can never need, so a pipe can never cost a client its connection;
+   * without such room the relay copies (same behaviour, more CPU). */
+  fd_spare = fd_limit > mb_privileges_fds_needed (config) ? fd_limit - mb_privileges_fds_needed (config) : 0;
+  mb_pipes_set_limit ((guint) MIN (fd_spare / 2, 65536));
+  if (mb_pipes_enabled () && fd_spare < 2)
+    mb_log (G_LOG_LEVEL_INFO, NULL, "splice() not used: the descriptor limit (%" G_GUINT64_FORMAT
+            ") leaves no room beyond max_connections sessions for pipes", fd_limit);
   mb_frontend_set_global_limit (config->max_connections);
   daemon.config = config;
   daemon.frontends = g_ptr_array_new_with_free_func ((GDestroyNotify) mb_frontend_free);

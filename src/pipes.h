@@ -8,8 +8,8 @@
  * closed when the daemon goes idle (mb_pipes_trim) so that an idle daemon
  * holds only its start-up descriptors.
  *
- * The number of pipes in use and pooled is bounded in all (main.c lets them
- * take an eighth of the descriptor limit): past it, mb_pipes_take() says no and the
+ * The number of pipes in use and pooled is bounded in all (main.c gives them
+ * only descriptors that max_connections sessions can never need): past it, mb_pipes_take() says no and the
  * relay uses its buffered pump, so pipes can never starve accept() of
  * descriptors.  One pool and one bound for all threads.
  */

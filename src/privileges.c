@@ -15,10 +15,16 @@
 #define FD_RESERVE 64
 
 guint64
+mb_privileges_fds_needed (const MbConfig *config)
+{
+  return 2 * (guint64) config->max_connections + config->frontends->len + FD_RESERVE;
+}
+
+guint64
 mb_privileges_raise_fd_limit (const MbConfig *config)
 {
   struct rlimit limit;
-  guint64 needed = 2 * (guint64) config->max_connections + config->frontends->len + FD_RESERVE;
+  guint64 needed = mb_privileges_fds_needed (config);
 
   if (getrlimit (RLIMIT_NOFILE, &limit) < 0)
     return 1024;
