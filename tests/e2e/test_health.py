@@ -45,6 +45,9 @@ class CheckedBackend(harness.Backend):
         if first == "WHO":
             conn.sendall(self.name.encode() + b"\n")
             harness.recv_until_eof(conn, timeout=30)
+            # Our end too, or the session would stay half-open in the
+            # daemon (and its count) until idle_timeout.
+            conn.close()
 
 
 def frontend_with_checks(front, backends, extra=""):
