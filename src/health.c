@@ -38,7 +38,7 @@ static void schedule (Check *check, guint64 delay_ms);
 static void
 end_attempt (Check *check)
 {
-  mb_poller_unwatch (&check->watch);
+  mb_poller_forget (&check->watch);   /* closed just below */
   if (check->fd >= 0)
     close (check->fd);
   check->fd = -1;

@@ -11,6 +11,8 @@
 #include "poller.h"
 
 #define BATCH 256
+/* A handle's condition after mb_poller_move(): in the set, not yet its own. */
+#define MOVED ((GIOCondition) G_IO_NVAL)
 
 typedef struct {
   int epfd;
@@ -132,6 +134,15 @@ mb_poller_watch (MbPollerHandle *handle, GIOCondition condition, GError **error)
   return TRUE;
 }
 
+/* HANDLE may be further down the batch being dispatched: never call it. */
+static void
+drop_pending (MbPollerHandle *handle)
+{
+  for (gint i = poller->next; i < poller->n_events; i++)
+    if (poller->events[i].data.ptr == handle)
+      poller->events[i].data.ptr = NULL;
+}
+
 void
 mb_poller_unwatch (MbPollerHandle *handle)
 {
@@ -139,8 +150,28 @@ mb_poller_unwatch (MbPollerHandle *handle)
     return;
   epoll_ctl (poller->epfd, EPOLL_CTL_DEL, handle->fd, NULL);
   handle->condition = 0;
-  /* It may be further down the batch being dispatched: never call it. */
-  for (gint i = poller->next; i < poller->n_events; i++)
-    if (poller->events[i].data.ptr == handle)
-      poller->events[i].data.ptr = NULL;
+  drop_pending (handle);
+}
+
+void
+mb_poller_forget (MbPollerHandle *handle)
+{
+  if (handle->condition == 0)
+    return;
+  handle->condition = 0;
+  drop_pending (handle);
+}
+
+void
+mb_poller_move (MbPollerHandle *from, MbPollerHandle *to)
+{
+  g_return_if_fail (from->fd == to->fd);
+
+  if (from->condition == 0)
+    return;
+  /* Registered, but with FROM as its data: no real condition matches this,
+   * so TO's next watch makes the EPOLL_CTL_MOD that points it at TO. */
+  to->condition = MOVED;
+  from->condition = 0;
+  drop_pending (from);
 }

@@ -43,5 +43,14 @@ void mb_poller_handle_init (MbPollerHandle *handle, int fd, MbPollerFunc func, g
  * are always reported: watching 0 still reports those two. */
 gboolean mb_poller_watch (MbPollerHandle *handle, GIOCondition condition, GError **error);
 void mb_poller_unwatch (MbPollerHandle *handle);
+/* Like mb_poller_unwatch() for a descriptor the caller closes right away,
+ * before the main loop runs again: closing it takes it out of the set, so
+ * no system call is made here.  (The descriptor must not have been
+ * duplicated: the set holds it until its last copy is closed.) */
+void mb_poller_forget (MbPollerHandle *handle);
+/* Hands FROM's place in the set (same descriptor) over to TO, without a
+ * system call now: TO's next mb_poller_watch() changes the registration
+ * (one EPOLL_CTL_MOD instead of a DEL and an ADD).  FROM is unwatched. */
+void mb_poller_move (MbPollerHandle *from, MbPollerHandle *to);
 
 G_END_DECLS

@@ -392,8 +392,10 @@ update_watches (MbRelay *relay)
 static void
 finish (MbRelay *relay)
 {
-  endpoint_unwatch (&relay->endpoint[0]);
-  endpoint_unwatch (&relay->endpoint[1]);
+  /* The owner closes both sockets right after DONE (relay.h), which takes
+   * them out of the epoll set: no system call for it here. */
+  mb_poller_forget (&relay->endpoint[0].handle);
+  mb_poller_forget (&relay->endpoint[1].handle);
   idle_leave (relay);
   /* DONE may free the relay: nothing touches it afterwards. */
   relay->done (relay, relay->error, relay->user_data);
@@ -447,7 +449,7 @@ endpoint_init (Endpoint *endpoint, int fd, MbRelay *relay)
 }
 
 MbRelay *
-mb_relay_new (int client_fd, int backend_fd, guint64 idle_timeout_ms,
+mb_relay_new (int client_fd, int backend_fd, MbPollerHandle *backend_watch, guint64 idle_timeout_ms,
               MbRelayDone done, gpointer user_data)
 {
   MbRelay *relay = g_new0 (MbRelay, 1);
@@ -459,6 +461,8 @@ mb_relay_new (int client_fd, int backend_fd, guint64 idle_timeout_ms,
     }
   endpoint_init (&relay->endpoint[0], client_fd, relay);
   endpoint_init (&relay->endpoint[1], backend_fd, relay);
+  if (backend_watch != NULL)
+    mb_poller_move (backend_watch, &relay->endpoint[1].handle);
   relay->last_activity = g_get_monotonic_time ();
   relay->done = done;
   relay->user_data = user_data;
@@ -482,7 +486,7 @@ mb_relay_free (MbRelay *relay)
     return;
   for (gint i = 0; i < 2; i++)
     {
-      endpoint_unwatch (&relay->endpoint[i]);
+      mb_poller_forget (&relay->endpoint[i].handle);
       g_free (relay->pump[i].buffer);
       /* A pipe still holding bytes of an aborted session is not reused. */
       if (relay->pump[i].pipe.read_fd >= 0)

@@ -10,11 +10,16 @@
  *    flushed, and the other direction keeps flowing (half-close);
  *  - a reset or error on either side ends the relay at once;
  *  - with an idle timeout, no byte moving either way for that long ends it.
- * The relay never closes the descriptors: its owner does, after `done`.
+ * The relay never closes the descriptors: its owner does, as soon as DONE
+ * has been called or the relay freed, before the main loop runs again (the
+ * relay leaves them in the poller's epoll set, and closing them takes them
+ * out: a system call fewer for each).
  */
 #pragma once
 
 #include <glib.h>
+
+#include "poller.h"
 
 G_BEGIN_DECLS
 
@@ -26,8 +31,10 @@ typedef struct MbRelay MbRelay;
  * when both directions ended cleanly.  The callback may free the relay. */
 typedef void (*MbRelayDone) (MbRelay *relay, const GError *error, gpointer user_data);
 
-MbRelay *mb_relay_new (int client_fd, int backend_fd, guint64 idle_timeout_ms,
-                       MbRelayDone done, gpointer user_data);
+/* BACKEND_WATCH (may be NULL): a handle that has BACKEND_FD in this
+ * thread's poller already (the connect's); the relay takes its place. */
+MbRelay *mb_relay_new (int client_fd, int backend_fd, MbPollerHandle *backend_watch,
+                       guint64 idle_timeout_ms, MbRelayDone done, gpointer user_data);
 /* Stops all watching; DONE is not called.  Safe from within DONE. */
 void mb_relay_free (MbRelay *relay);
 

@@ -114,14 +114,15 @@ close_fd (int *fd)
   *fd = -1;
 }
 
-/* Ends the current attempt, closing its socket unless KEEP_SOCKET. */
+/* Ends the current attempt, closing its socket unless KEEP_SOCKET (then
+ * the socket stays in the epoll set for the relay to take over). */
 static void
 stop_connecting (Session *session, gboolean keep_socket)
 {
-  mb_poller_unwatch (&session->connect_watch);
   mb_worker_clear_source (&session->connect_timer);
   if (!keep_socket)
     {
+      mb_poller_forget (&session->connect_watch);   /* closed just below */
       close_fd (&session->backend);
       g_clear_pointer (&session->backend_name, g_free);
     }
@@ -220,7 +221,7 @@ connected (Session *session)
             "frontend %s: %s: opened client connection to backend %s (%s)", frontend_title (session),
             client_name (session), session->backend_config->title, backend_name (session));
 
-  session->relay = mb_relay_new (session->client, session->backend,
+  session->relay = mb_relay_new (session->client, session->backend, &session->connect_watch,
                                  session->frontend->config->idle_timeout_ms, on_relay_done, session);
 }
 
