@@ -20,7 +20,12 @@ typedef struct {
   struct epoll_event events[BATCH];
   gint n_events;            /* of the batch being dispatched */
   gint next;                /* its next entry */
+  gboolean prefetched;      /* the batch came from epoll_poll(): dispatch it as it is */
+  int wakeup_fd;            /* the context's own descriptor, in our set (epoll_poll); -1: none */
 } Poller;
+
+/* epoll data of the context's wake-up descriptor in our set. */
+static const int wakeup_marker;
 
 /* One per thread: each worker drives its own sessions (worker.h). */
 static __thread Poller *poller;
@@ -43,10 +48,15 @@ on_ready (gint fd, GIOCondition condition, gpointer data)
 {
   gint n;
 
-  do
-    n = epoll_wait (poller->epfd, poller->events, BATCH, 0);
-  while (n < 0 && errno == EINTR);
-  poller->n_events = MAX (n, 0);
+  if (poller->prefetched)
+    poller->prefetched = FALSE;
+  else
+    {
+      do
+        n = epoll_wait (poller->epfd, poller->events, BATCH, 0);
+      while (n < 0 && errno == EINTR);
+      poller->n_events = MAX (n, 0);
+    }
   for (poller->next = 0; poller->next < poller->n_events; )
     {
       struct epoll_event *event = &poller->events[poller->next++];
@@ -66,6 +76,7 @@ get_poller (GError **error)
   if (poller != NULL)
     return poller;
   poller = g_new0 (Poller, 1);
+  poller->wakeup_fd = -1;
   poller->epfd = epoll_create1 (EPOLL_CLOEXEC);
   if (poller->epfd < 0)
     {
@@ -83,6 +94,71 @@ get_poller (GError **error)
   g_source_set_callback (poller->source, (GSourceFunc) (void (*) (void)) on_ready, NULL, NULL);
   g_source_attach (poller->source, g_main_context_get_thread_default ());
   return poller;
+}
+
+/* The poll function of a worker's context (mb_poller_drive_context): GLib
+ * polls our epoll descriptor and the context's wake-up descriptor, then
+ * on_ready() asks the epoll set again what is ready: two system calls per
+ * loop iteration.  Here the wake-up descriptor sits in our set too, and one
+ * epoll_wait() answers for both; its batch is what on_ready() dispatches.
+ * Any other descriptor in the context (none, in a worker) means GLib's own
+ * poll() for that iteration.  Events not dispatched (say a higher-priority
+ * source ran instead) are not lost: the set is level-triggered and reports
+ * them again. */
+static gint
+epoll_poll (GPollFD *fds, guint nfds, gint timeout)
+{
+  GPollFD *own = NULL, *wakeup = NULL;
+  gint n, kept = 0;
+
+  if (poller == NULL || nfds > 2)
+    return g_poll (fds, nfds, timeout);
+  for (guint i = 0; i < nfds; i++)
+    {
+      if (fds[i].fd == poller->epfd)
+        own = &fds[i];
+      else
+        wakeup = &fds[i];
+    }
+  if (own == NULL || (wakeup != NULL && wakeup->fd != poller->wakeup_fd && poller->wakeup_fd >= 0))
+    return g_poll (fds, nfds, timeout);
+  if (wakeup != NULL && poller->wakeup_fd < 0)
+    {
+      struct epoll_event event = { .events = EPOLLIN, .data.ptr = (gpointer) &wakeup_marker };
+
+      if (epoll_ctl (poller->epfd, EPOLL_CTL_ADD, wakeup->fd, &event) < 0)
+        return g_poll (fds, nfds, timeout);
+      poller->wakeup_fd = wakeup->fd;
+    }
+
+  n = epoll_wait (poller->epfd, poller->events, BATCH, timeout);
+  if (n < 0)
+    return n;   /* errno as poll() would set it (EINTR) */
+  own->revents = 0;
+  if (wakeup != NULL)
+    wakeup->revents = 0;
+  for (gint i = 0; i < n; i++)
+    {
+      if (poller->events[i].data.ptr == &wakeup_marker)
+        {
+          if (wakeup != NULL)
+            wakeup->revents = G_IO_IN;
+        }
+      else
+        poller->events[kept++] = poller->events[i];
+    }
+  poller->n_events = kept;
+  poller->next = 0;
+  poller->prefetched = kept > 0;
+  if (kept > 0)
+    own->revents = G_IO_IN;
+  return (own->revents ? 1 : 0) + (wakeup != NULL && wakeup->revents ? 1 : 0);
+}
+
+void
+mb_poller_drive_context (GMainContext *context)
+{
+  g_main_context_set_poll_func (context, epoll_poll);
 }
 
 gboolean

@@ -35,6 +35,10 @@ struct MbPollerHandle {
  * main context; handles are watched in the set of the thread that watches
  * them, and must be unwatched from that thread. */
 gboolean mb_poller_init (GError **error);
+/* Makes CONTEXT (this thread's, whose only sources with descriptors are
+ * this poller's) wait in one epoll_wait() per iteration instead of GLib's
+ * poll() plus one.  For worker threads; see poller.c. */
+void mb_poller_drive_context (GMainContext *context);
 /* Closes this thread's epoll set (no handle may be watched any more). */
 void mb_poller_free (void);
 

@@ -36,6 +36,8 @@ worker_main (gpointer data)
   g_main_context_push_thread_default (worker->context);
   /* The epoll set now, while descriptors are surely to be had. */
   ok = mb_poller_init (&error);
+  if (ok)
+    mb_poller_drive_context (worker->context);
   g_mutex_lock (&worker->lock);
   worker->state = ok ? 1 : -1;
   worker->error = g_steal_pointer (&error);

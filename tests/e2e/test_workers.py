@@ -24,8 +24,9 @@ def thread_names(mb):
 
 
 def epoll_sets(mb):
-    """For each epoll descriptor of the daemon, how many descriptors it watches
-    (the "tfd:" lines of /proc/PID/fdinfo)."""
+    """For each epoll descriptor of the daemon, how many sockets it watches
+    (the "tfd:" lines of /proc/PID/fdinfo that name a socket: a worker's set
+    also holds its main context's wake-up eventfd)."""
     sets = []
     fd_dir = f"/proc/{mb.proc.pid}/fd"
     for fd in os.listdir(fd_dir):
@@ -33,7 +34,9 @@ def epoll_sets(mb):
             if os.readlink(f"{fd_dir}/{fd}") != "anon_inode:[eventpoll]":
                 continue
             with open(f"/proc/{mb.proc.pid}/fdinfo/{fd}") as f:
-                sets.append(sum(1 for line in f if line.startswith("tfd:")))
+                targets = [line.split()[1] for line in f if line.startswith("tfd:")]
+            sets.append(sum(1 for t in targets
+                            if os.readlink(f"{fd_dir}/{t}").startswith("socket:")))
         except FileNotFoundError:
             pass
     return sorted(sets)
