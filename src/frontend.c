@@ -12,6 +12,7 @@
 #include "log.h"
 #include "notify.h"
 #include "pipes.h"
+#include "poller.h"
 #include "session.h"
 #include "worker.h"
 
@@ -25,7 +26,7 @@ typedef struct {
   MbFrontend *frontend;
   GSocket *socket;
   gchar *name;            /* "127.0.0.1:7070" */
-  GSource *source;        /* accept watch, NULL while the frontend does not accept */
+  MbPollerHandle watch;   /* in the main thread's epoll set while accepting */
 } Listener;
 
 /* Every frontend, so that a session ending anywhere can wake the frontends
@@ -34,28 +35,36 @@ static GPtrArray *all_frontends;
 static guint global_max_connections = MB_DEFAULT_MAX_CONNECTIONS;
 static gint n_held;             /* frontends held at a limit (atomic) */
 
-static gboolean on_incoming (GSocket *socket, GIOCondition condition, gpointer data);
+static void on_incoming (MbPollerHandle *handle, GIOCondition condition);
+
+/* Listeners wait in the main thread's epoll set, like its sessions: its
+ * main context then holds no descriptor of its own, and one epoll_wait()
+ * per iteration serves it (poller.c). */
+static gboolean
+listener_watching (const Listener *listener)
+{
+  return listener->watch.condition != 0;
+}
 
 static void
 listener_watch (Listener *listener)
 {
-  if (listener->source != NULL)
+  g_autoptr(GError) error = NULL;
+
+  if (listener_watching (listener))
     return;
-  listener->source = g_socket_create_source (listener->socket, G_IO_IN, NULL);
-  /* See poller.c: saves GLib two wake-up writes per dispatch. */
-  g_source_set_can_recurse (listener->source, TRUE);
-  g_source_set_callback (listener->source, (GSourceFunc) (void (*) (void)) on_incoming, listener, NULL);
-  g_source_attach (listener->source, NULL);
+  if (!mb_poller_watch (&listener->watch, G_IO_IN, &error))
+    {
+      /* Only when the kernel is out of memory: rest, as for any shortage. */
+      g_autofree gchar *what = g_strdup_printf ("watch %s", listener->name);
+      mb_frontend_pause (listener->frontend, what, error);
+    }
 }
 
 static void
 listener_unwatch (Listener *listener)
 {
-  if (listener->source != NULL)
-    {
-      g_source_destroy (listener->source);
-      g_clear_pointer (&listener->source, g_source_unref);
-    }
+  mb_poller_unwatch (&listener->watch);
 }
 
 static void
@@ -199,10 +208,10 @@ is_peer_errno (gint errnum)
          || errnum == EINTR;
 }
 
-static gboolean
-on_incoming (GSocket *socket, GIOCondition condition, gpointer data)
+static void
+on_incoming (MbPollerHandle *handle, GIOCondition condition)
 {
-  Listener *listener = data;
+  Listener *listener = handle->data;
   MbFrontend *frontend = listener->frontend;
 
   for (gint i = 0; i < ACCEPT_BATCH; i++)
@@ -214,23 +223,22 @@ on_incoming (GSocket *socket, GIOCondition condition, gpointer data)
 
       if (!below_limits (frontend))
         {
-          /* Removes this very watch too; GLib allows that from its callback. */
-          update_accepting (frontend);
-          return G_SOURCE_REMOVE;
+          update_accepting (frontend);   /* unwatches this listener */
+          return;
         }
       /* accept4 rather than g_socket_accept(): one system call instead of
        * eight (GSocket asks the new socket for its type, addresses and
        * options), and no object to allocate per connection. */
       peer_len = sizeof peer;
-      client = accept4 (g_socket_get_fd (socket), (struct sockaddr *) &peer, &peer_len,
+      client = accept4 (handle->fd, (struct sockaddr *) &peer, &peer_len,
                         SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (client >= 0)
         {
           mb_session_start (frontend, client, (struct sockaddr *) &peer, peer_len);
           /* That session may have run out of descriptors and paused us:
            * then this watch is gone, and so is the rest of the batch. */
-          if (listener->source == NULL)
-            return G_SOURCE_REMOVE;
+          if (!listener_watching (listener))
+            return;
           continue;
         }
       errnum = errno;
@@ -250,9 +258,8 @@ on_incoming (GSocket *socket, GIOCondition condition, gpointer data)
                                                        g_strerror (errnum));
         mb_frontend_pause (frontend, what, error);
       }
-      return G_SOURCE_REMOVE;
+      return;
     }
-  return G_SOURCE_CONTINUE;
 }
 
 guint
@@ -407,6 +414,7 @@ add_listener (MbFrontend *frontend, MbInherited *inherited, GSocketAddress *addr
   listener->frontend = frontend;
   listener->socket = socket;
   listener->name = g_steal_pointer (&name);
+  mb_poller_handle_init (&listener->watch, g_socket_get_fd (socket), on_incoming, listener);
   g_ptr_array_add (frontend->listeners, listener);
   return TRUE;
 }

@@ -120,6 +120,9 @@ run (Daemon *daemon)
       g_critical ("%s", error->message);
       return 1;
     }
+  /* Listeners, sessions and health checks of this thread all wait in its
+   * epoll set: one epoll_wait() per main loop iteration. */
+  mb_poller_drive_context (g_main_context_default ());
   inherited = mb_inherited_take (&error);
   if (inherited == NULL)
     {

@@ -96,13 +96,14 @@ get_poller (GError **error)
   return poller;
 }
 
-/* The poll function of a worker's context (mb_poller_drive_context): GLib
+/* The poll function of a thread's context (mb_poller_drive_context): GLib
  * polls our epoll descriptor and the context's wake-up descriptor, then
  * on_ready() asks the epoll set again what is ready: two system calls per
  * loop iteration.  Here the wake-up descriptor sits in our set too, and one
  * epoll_wait() answers for both; its batch is what on_ready() dispatches.
- * Any other descriptor in the context (none, in a worker) means GLib's own
- * poll() for that iteration.  Events not dispatched (say a higher-priority
+ * Any other descriptor in the context (there is none: listeners, sessions
+ * and checks are all in the set) means GLib's own poll() for that
+ * iteration.  Events not dispatched (say a higher-priority
  * source ran instead) are not lost: the set is level-triggered and reports
  * them again. */
 static gint

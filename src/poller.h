@@ -37,7 +37,8 @@ struct MbPollerHandle {
 gboolean mb_poller_init (GError **error);
 /* Makes CONTEXT (this thread's, whose only sources with descriptors are
  * this poller's) wait in one epoll_wait() per iteration instead of GLib's
- * poll() plus one.  For worker threads; see poller.c. */
+ * poll() plus one; see poller.c.  Any other descriptor in the context makes
+ * that iteration use GLib's poll(). */
 void mb_poller_drive_context (GMainContext *context);
 /* Closes this thread's epoll set (no handle may be watched any more). */
 void mb_poller_free (void);

@@ -23,10 +23,28 @@ def thread_names(mb):
     return names
 
 
+def listening_inodes(pid):
+    """Inodes of the listening TCP sockets (state 0A) in the daemon's view."""
+    inodes = set()
+    for table in ("tcp", "tcp6"):
+        try:
+            with open(f"/proc/{pid}/net/{table}") as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    if fields[3] == "0A":
+                        inodes.add(fields[9])
+        except FileNotFoundError:
+            pass
+    return inodes
+
+
 def epoll_sets(mb):
-    """For each epoll descriptor of the daemon, how many sockets it watches
-    (the "tfd:" lines of /proc/PID/fdinfo that name a socket: a worker's set
-    also holds its main context's wake-up eventfd)."""
+    """For each epoll descriptor of the daemon, how many session sockets it
+    watches (the "tfd:" lines of /proc/PID/fdinfo that name a socket which
+    is not listening: a set also holds its context's wake-up eventfd, and the
+    main thread's holds the listeners)."""
+    listening = {f"socket:[{i}]" for i in listening_inodes(mb.proc.pid)}
     sets = []
     fd_dir = f"/proc/{mb.proc.pid}/fd"
     for fd in os.listdir(fd_dir):
@@ -35,8 +53,9 @@ def epoll_sets(mb):
                 continue
             with open(f"/proc/{mb.proc.pid}/fdinfo/{fd}") as f:
                 targets = [line.split()[1] for line in f if line.startswith("tfd:")]
-            sets.append(sum(1 for t in targets
-                            if os.readlink(f"{fd_dir}/{t}").startswith("socket:")))
+            links = [os.readlink(f"{fd_dir}/{t}") for t in targets]
+            sets.append(sum(1 for link in links
+                            if link.startswith("socket:") and link not in listening))
         except FileNotFoundError:
             pass
     return sorted(sets)
