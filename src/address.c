@@ -1,7 +1,10 @@
 /* address.c - "host:port" addresses; see address.h. */
 #include "build-config.h"
 
+#include <errno.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "address.h"
 #include "error.h"
@@ -146,6 +149,27 @@ mb_address_resolve (const gchar *host, guint16 port, GError **error)
     g_ptr_array_add (result, g_inet_socket_address_new (l->data, port));
   g_resolver_free_addresses (found);
   return g_steal_pointer (&result);
+}
+
+int
+mb_address_socket (GSocketAddress *address)
+{
+  int family = g_socket_address_get_family (address) == G_SOCKET_FAMILY_IPV6 ? AF_INET6 : AF_INET;
+
+  return socket (family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+}
+
+int
+mb_address_connect (int fd, GSocketAddress *address)
+{
+  struct sockaddr_storage native;
+
+  if (!g_socket_address_to_native (address, &native, sizeof native, NULL))
+    {
+      errno = EAFNOSUPPORT;
+      return -1;
+    }
+  return connect (fd, (struct sockaddr *) &native, g_socket_address_get_native_size (address));
 }
 
 gchar *

@@ -21,6 +21,13 @@ gboolean mb_address_parse (const gchar *text, gboolean allow_wildcard,
  * or NULL with ERROR set (MB_ERROR_RESOLVE). */
 GPtrArray *mb_address_resolve (const gchar *host, guint16 port, GError **error);
 
+/* A non-blocking, close-on-exec TCP socket of ADDRESS's family, for
+ * connecting to it; -1 with errno set. */
+int mb_address_socket (GSocketAddress *address);
+/* Starts connecting FD (from mb_address_socket) to ADDRESS: connect(2)'s
+ * result, so -1 with errno EINPROGRESS while the handshake goes on. */
+int mb_address_connect (int fd, GSocketAddress *address);
+
 /* "192.0.2.1:80" or "[2001:db8::1]:80"; newly allocated. */
 gchar *mb_address_to_string (GSocketAddress *address);
 

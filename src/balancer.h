@@ -51,7 +51,7 @@
 
 G_BEGIN_DECLS
 
-#define MB_BALANCER_MAX_WEIGHT 256
+#define MB_BALANCER_MAX_WEIGHT MB_MAX_WEIGHT   /* config.h */
 
 /* A backend as the balancer sees it; fixed at creation. */
 typedef struct {

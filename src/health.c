@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "address.h"
 #include "backend.h"
 #include "frontend.h"
 #include "health.h"
@@ -172,13 +173,11 @@ on_due (gpointer data)
 {
   Check *check = data;
   GSocketAddress *address = check->backend->config->addresses->pdata[0];
-  struct sockaddr_storage native;
   g_autoptr(GError) error = NULL;
-  int family = g_socket_address_get_family (address) == G_SOCKET_FAMILY_IPV6 ? AF_INET6 : AF_INET;
 
   g_clear_pointer (&check->timer, g_source_unref);
   check->timer = mb_worker_timeout ((guint) check->health->config->timeout_ms, on_timeout, check);
-  check->fd = socket (family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  check->fd = mb_address_socket (address);
   if (check->fd < 0)
     {
       /* Out of descriptors or memory ourselves: says nothing of the
@@ -187,9 +186,7 @@ on_due (gpointer data)
       schedule (check, check->health->config->interval_ms);
       return G_SOURCE_REMOVE;
     }
-  g_socket_address_to_native (address, &native, sizeof native, NULL);
-  if (connect (check->fd, (struct sockaddr *) &native, g_socket_address_get_native_size (address)) < 0
-      && errno != EINPROGRESS)
+  if (mb_address_connect (check->fd, address) < 0 && errno != EINPROGRESS)
     {
       verdict (check, FALSE, g_strerror (errno));
       return G_SOURCE_REMOVE;

@@ -518,7 +518,6 @@ mb_relay_thread_cleanup (void)
       g_free (clock);
     }
   g_clear_pointer (&idle_clocks, g_hash_table_unref);
-  mb_pipes_trim ();
 }
 
 guint64

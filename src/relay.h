@@ -38,8 +38,8 @@ MbRelay *mb_relay_new (int client_fd, int backend_fd, MbPollerHandle *backend_wa
 /* Stops all watching; DONE is not called.  Safe from within DONE. */
 void mb_relay_free (MbRelay *relay);
 
-/* Frees this thread's relay state (idle clocks, pooled pipes): at the end
- * of a worker thread, once its relays are all freed. */
+/* Frees this thread's relay state (its idle clocks): at the end of a
+ * worker thread, once its relays are all freed. */
 void mb_relay_thread_cleanup (void);
 
 guint64 mb_relay_bytes_from_client (const MbRelay *relay);

@@ -272,15 +272,13 @@ is_resource_errno (gint errnum)
   return errnum == EMFILE || errnum == ENFILE || errnum == ENOBUFS || errnum == ENOMEM;
 }
 
-/* A non-blocking TCP socket for ADDRESS's family; -1 with ERROR set. */
+/* A socket for ADDRESS (mb_address_socket); -1 with ERROR set. */
 static int
 new_socket (GSocketAddress *address, GError **error)
 {
-  int family = g_socket_address_get_family (address) == G_SOCKET_FAMILY_IPV6 ? AF_INET6 : AF_INET;
-
   for (gint tries = 0;; tries++)
     {
-      int fd = socket (family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+      int fd = mb_address_socket (address);
 
       if (fd >= 0)
         return fd;
@@ -317,7 +315,6 @@ try_connect (Session *session)
     {
       MbBackend *runtime = &session->frontend->backends[session->order[session->attempt]];
       const MbBackendConfig *backend = runtime->config;
-      struct sockaddr_storage native;
       g_autoptr(GError) error = NULL;
 
       if (session->address_index >= backend->addresses->len)
@@ -336,10 +333,7 @@ try_connect (Session *session)
           out_of_resources (session, "socket", error);
           return;
         }
-      /* Cannot fail: the addresses were resolved to IP addresses at load. */
-      g_socket_address_to_native (session->backend_address, &native, sizeof native, NULL);
-      if (connect (session->backend, (struct sockaddr *) &native,
-                   g_socket_address_get_native_size (session->backend_address)) == 0)
+      if (mb_address_connect (session->backend, session->backend_address) == 0)
         {
           connected (session);
           return;

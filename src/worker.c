@@ -198,12 +198,6 @@ mb_worker_run (MbWorker *worker, GSourceFunc func, gpointer data)
     g_main_context_invoke (worker->context, func, data);
 }
 
-MbWorker *
-mb_worker_self (void)
-{
-  return self;
-}
-
 gboolean
 mb_worker_is_main (void)
 {

@@ -44,8 +44,6 @@ void mb_worker_session_ended (MbWorker *worker);
 /* Runs FUNC (DATA) on WORKER's thread: now if that is this thread, else
  * from its main loop. */
 void mb_worker_run (MbWorker *worker, GSourceFunc func, gpointer data);
-/* This thread's worker; NULL for a thread that is none. */
-MbWorker *mb_worker_self (void);
 gboolean mb_worker_is_main (void);
 
 /* Attaches SOURCE to this thread's context and returns it (the caller
