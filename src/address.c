@@ -172,6 +172,25 @@ mb_address_connect (int fd, GSocketAddress *address)
   return connect (fd, (struct sockaddr *) &native, g_socket_address_get_native_size (address));
 }
 
+gint
+mb_address_take_error (int fd)
+{
+  gint errnum = 0;
+  socklen_t len = sizeof errnum;
+
+  if (getsockopt (fd, SOL_SOCKET, SO_ERROR, &errnum, &len) < 0)
+    return errno;
+  return errnum;
+}
+
+void
+mb_address_set_abortive (int fd)
+{
+  struct linger linger = { 1, 0 };
+
+  setsockopt (fd, SOL_SOCKET, SO_LINGER, &linger, sizeof linger);
+}
+
 gchar *
 mb_address_to_string (GSocketAddress *address)
 {

@@ -28,6 +28,15 @@ int mb_address_socket (GSocketAddress *address);
  * result, so -1 with errno EINPROGRESS while the handshake goes on. */
 int mb_address_connect (int fd, GSocketAddress *address);
 
+/* Takes FD's pending error (getsockopt SO_ERROR, which clears it): an
+ * errno value, 0 when there is none. */
+gint mb_address_take_error (int fd);
+
+/* Makes close(FD) send RST instead of FIN (SO_LINGER 0), discarding what
+ * the kernel holds for it: for a stream that was cut, which the peer must
+ * not take for a complete one. */
+void mb_address_set_abortive (int fd);
+
 /* "192.0.2.1:80" or "[2001:db8::1]:80"; newly allocated. */
 gchar *mb_address_to_string (GSocketAddress *address);
 

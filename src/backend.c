@@ -117,10 +117,7 @@ report (MbBackend *backend, gboolean failed, const gchar *reason)
   r->backend = backend;
   r->failed = failed;
   r->reason = g_strdup (reason);
-  if (mb_worker_is_main ())
-    report_on_main (r);
-  else
-    g_main_context_invoke (NULL, report_on_main, r);
+  mb_worker_run_on_main (report_on_main, r);
 }
 
 void

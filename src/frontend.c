@@ -180,7 +180,7 @@ mb_frontend_pause (MbFrontend *frontend, const gchar *what, const GError *error)
       pause->frontend = frontend;
       pause->what = g_strdup (what);
       pause->error = g_error_copy (error);
-      g_main_context_invoke (NULL, pause_on_main, pause);
+      mb_worker_run_on_main (pause_on_main, pause);
       return;
     }
 
@@ -335,10 +335,7 @@ mb_frontend_session_ended (MbFrontend *frontend)
   /* Only a held frontend needs telling (rarely: at a limit). */
   if (g_atomic_int_get (&n_held) == 0)
     return;
-  if (mb_worker_is_main ())
-    wake_held (NULL);
-  else
-    g_main_context_invoke (NULL, wake_held, NULL);
+  mb_worker_run_on_main (wake_held, NULL);
 }
 
 MbFrontend *

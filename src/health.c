@@ -98,10 +98,9 @@ on_io (MbPollerHandle *handle, GIOCondition condition)
 {
   Check *check = handle->data;
   const MbHealthCheckConfig *config = check->health->config;
-  gint errnum = 0;
-  socklen_t len = sizeof errnum;
+  gint errnum = mb_address_take_error (check->fd);
 
-  if (getsockopt (check->fd, SOL_SOCKET, SO_ERROR, &errnum, &len) == 0 && errnum != 0)
+  if (errnum != 0)
     {
       verdict (check, FALSE, g_strerror (errnum));
       return;

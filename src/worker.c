@@ -198,6 +198,15 @@ mb_worker_run (MbWorker *worker, GSourceFunc func, gpointer data)
     g_main_context_invoke (worker->context, func, data);
 }
 
+void
+mb_worker_run_on_main (GSourceFunc func, gpointer data)
+{
+  if (mb_worker_is_main ())
+    func (data);
+  else
+    g_main_context_invoke (NULL, func, data);
+}
+
 gboolean
 mb_worker_is_main (void)
 {

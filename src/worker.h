@@ -44,6 +44,9 @@ void mb_worker_session_ended (MbWorker *worker);
 /* Runs FUNC (DATA) on WORKER's thread: now if that is this thread, else
  * from its main loop. */
 void mb_worker_run (MbWorker *worker, GSourceFunc func, gpointer data);
+/* Runs FUNC (DATA) on the main thread: now if this is the main thread,
+ * else from the main loop (whose context is the global default). */
+void mb_worker_run_on_main (GSourceFunc func, gpointer data);
 gboolean mb_worker_is_main (void);
 
 /* Attaches SOURCE to this thread's context and returns it (the caller
