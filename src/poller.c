@@ -112,6 +112,11 @@ epoll_poll (GPollFD *fds, guint nfds, gint timeout)
   GPollFD *own = NULL, *wakeup = NULL;
   gint n, kept = 0;
 
+  /* Whatever an earlier iteration fetched and did not dispatch is stale
+   * now: the set is level-triggered, so it is asked again (here, or by
+   * on_ready() after GLib's own poll()). */
+  if (poller != NULL)
+    poller->prefetched = FALSE;
   if (poller == NULL || nfds > 2)
     return g_poll (fds, nfds, timeout);
   for (guint i = 0; i < nfds; i++)
@@ -242,10 +247,9 @@ mb_poller_forget (MbPollerHandle *handle)
 void
 mb_poller_move (MbPollerHandle *from, MbPollerHandle *to)
 {
-  g_return_if_fail (from->fd == to->fd);
-
   if (from->condition == 0)
     return;
+  g_return_if_fail (from->fd == to->fd);
   /* Registered, but with FROM as its data: no real condition matches this,
    * so TO's next watch makes the EPOLL_CTL_MOD that points it at TO. */
   to->condition = MOVED;
