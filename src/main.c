@@ -21,7 +21,9 @@
 #include "pipes.h"
 #include "poller.h"
 #include "privileges.h"
+#include "relay.h"
 #include "session.h"
+#include "trim.h"
 #include "worker.h"
 
 typedef struct {
@@ -182,6 +184,8 @@ run (Daemon *daemon)
     mb_frontend_close (daemon->frontends->pdata[i]);
   mb_session_close_all ();
   mb_workers_stop ();
+  mb_relay_thread_cleanup ();
+  mb_trim_stop ();
   if (daemon->drain_timer != 0)
     g_source_remove (daemon->drain_timer);
   for (guint i = 0; i < G_N_ELEMENTS (signals); i++)

@@ -5,8 +5,8 @@
  * pipes are taken when a pump reads and given back as soon as it is empty:
  * an idle session holds none.  Given-back pipes are kept for reuse (a pipe
  * costs two descriptors and two system calls to make), up to a bound, and
- * closed when the daemon goes idle (mb_pipes_trim) so that an idle daemon
- * holds only its start-up descriptors.
+ * closed once the daemon has been quiet a while (mb_pipes_trim from trim.c)
+ * so that an idle daemon holds only its start-up descriptors.
  *
  * The number of pipes in use and pooled is bounded in all (main.c gives them
  * only descriptors that max_connections sessions can never need): past it, mb_pipes_take() says no and the
@@ -38,8 +38,8 @@ gboolean mb_pipes_take (MbPipe *pipe);
 void mb_pipes_give (MbPipe *pipe);
 /* Closes a pipe that may still hold bytes (a session ended mid-flight). */
 void mb_pipes_discard (MbPipe *pipe);
-/* Closes the pooled pipes; TRUE when there were any.  Called when
- * the daemon goes idle, and when a descriptor is short: pooled pipes are a
+/* Closes the pooled pipes; TRUE when there were any.  Called once the
+ * daemon is quiet, and when a descriptor is short: pooled pipes are a
  * cache, sessions come first. */
 gboolean mb_pipes_trim (void);
 

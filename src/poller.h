@@ -1,13 +1,14 @@
-/* poller.h - one epoll set that drives many sockets from the GLib main loop.
+/* poller.h - an epoll set per thread that drives its sockets from its GLib main loop.
  *
  * GLib's main loop polls every watched descriptor on every iteration, so
  * with thousands of idle sessions each wake-up costs thousands of pollfd
  * entries (bench/compare showed throughput falling to 0.06x with 2,000 idle
- * connections parked).  The relay's sockets live in one level-triggered epoll
- * set instead, and only the epoll descriptor is watched by the main loop
- * (g_unix_fd_add): the cost of a wake-up follows the number of ready
- * sockets, not of open ones.  Semantics are poll()'s: G_IO_HUP and G_IO_ERR
- * are always reported.
+ * connections parked).  Each thread's sockets (listeners, sessions, health
+ * checks) live in one level-triggered epoll set of that thread instead, and
+ * only the epoll descriptor is watched by the thread's main context (with
+ * mb_poller_drive_context, in one epoll_wait() per iteration): the cost of a
+ * wake-up follows the number of ready sockets, not of open ones.  Semantics
+ * are poll()'s: G_IO_HUP and G_IO_ERR are always reported.
  *
  * Handles are owned by the caller (embedded in its structures); a handle
  * unwatched during a dispatch is never called again, even if it was ready

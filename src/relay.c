@@ -1,44 +1,79 @@
 /* relay.c - the byte pumps between client and backend; see relay.h.
  *
- * Each endpoint has at most one watch in the poller (one epoll set for all
- * sessions, see poller.h), whose condition is worked out again after every
- * event: G_IO_IN while the pump that reads this socket
- * has room, G_IO_OUT while the pump that writes it has bytes the socket
- * refused (we always try to write at once, so pending bytes mean EAGAIN).
- * G_IO_HUP and G_IO_ERR are always watched: poll() reports them whether asked
- * or not, and a watch that does not take them would make the loop spin.
+ * Each endpoint has at most one watch in its thread's epoll set (see
+ * poller.h), whose condition is worked out again after every event: G_IO_IN
+ * while the pump that reads this socket has room, G_IO_OUT while the pump
+ * that writes it has bytes the socket refused (we always try to write at
+ * once, so pending bytes mean EAGAIN).  G_IO_HUP and G_IO_ERR are always
+ * reported: a socket that reported them is watched only while there is
+ * work on it, or the level-triggered set would report them forever.
+ *
+ * Errors.  Linux keeps what a socket received readable after a reset
+ * arrived: recv() returns those bytes first and reports the reset only
+ * once they are gone.  So a socket that failed (G_IO_ERR, a failed send)
+ * is read to its end like one that sent EOF, all it sent is delivered, and
+ * only then is the failure passed on to the other side as a reset: a
+ * client gets every byte that a backend wrote before resetting, as over a
+ * direct connection.  What was on its way to the failed socket is dropped:
+ * it has nowhere to go.  The pending error is not taken with SO_ERROR
+ * while the socket still has bytes for us (that would turn the reset into
+ * a plain EOF); once nothing more is read from it, it is.
+ *
+ * Closing.  A relay that ends with a failure, or an idle timeout that
+ * leaves bytes undelivered, closes both sockets with RST (SO_LINGER 0): a
+ * peer must not take a cut stream for a complete one.  A reset throws
+ * away what the kernel has not yet had acknowledged, so before it the
+ * relay waits, bounded, until the surviving side's send queue is empty.
  */
 #include "build-config.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <linux/sockios.h>
+#endif
 
+#include "address.h"
 #include "error.h"
 #include "pipes.h"
 #include "poller.h"
 #include "relay.h"
+#include "trim.h"
 #include "worker.h"
+
+/* Buffers kept by each thread for its next pumps; the rest go back to
+ * malloc (and, once the daemon is quiet, to the system: trim.h). */
+#define BUFFER_CACHE 4
+/* Before a reset: how long the surviving side's send queue may stay
+ * unacknowledged without shrinking, and the longest pause between looks. */
+#define LINGER_STALL_MS 5000
+#define LINGER_MAX_DELAY_MS 200
 
 typedef struct {
   int fd;
   MbPollerHandle handle;  /* its data is the relay */
-  gboolean hung_up;       /* poll() said HUP: watch only when there is work */
+  gboolean hung_up;       /* poll() said HUP or ERR: watch only when there is work */
+  gint error;             /* errno of this socket's failure; 0: none */
 } Endpoint;
 
 /* A pump copies through its buffer, or (splice path) moves bytes through a
  * kernel pipe: at any moment bytes wait in one of the two, never both, so
- * order is kept when a pump falls back from the pipe to the buffer. */
+ * order is kept when a pump falls back from the pipe to the buffer.  It
+ * holds a buffer or a pipe only while bytes wait in it: an idle session
+ * holds neither. */
 typedef struct {
-  guint8 *buffer;         /* MB_RELAY_BUFFER_SIZE bytes, allocated on first read */
+  guint8 *buffer;         /* MB_RELAY_BUFFER_SIZE bytes while bytes wait in it, else NULL */
   gsize start, end;       /* bytes [start, end) are waiting to be written */
   gboolean splice;        /* use the pipe path (until splice() says it cannot) */
   MbPipe pipe;            /* read_fd -1: none held */
   gsize piped;            /* bytes in the pipe */
   gboolean pipe_full;     /* splice() into the pipe would block */
-  gboolean eof;           /* the source said EOF */
-  gboolean shut;          /* EOF passed on: shutdown(SHUT_WR) done on the sink */
+  gboolean eof;           /* the source is done: it sent EOF, or its socket failed */
+  gboolean shut;          /* a clean EOF passed on: shutdown(SHUT_WR) on the sink (or close() does it) */
+  gboolean sink_failed;   /* the sink's socket failed: nothing more moves, what waited is dropped */
   guint64 total;          /* bytes read from the source */
 } Pump;
 
@@ -48,11 +83,16 @@ struct MbRelay {
   gint64 last_activity;   /* monotonic, microseconds */
   struct IdleClock *clock; /* NULL without an idle timeout */
   GList idle_link;        /* in clock->relays */
-  GSource *start_failed;  /* idle source reporting a failed start */
+  GSource *timer;         /* reporting a failed start, or waiting before a reset */
+  guint linger_delay_ms;  /* the wait's next pause */
+  gint64 linger_progress; /* when the surviving send queue last shrank */
+  guint64 linger_queued;  /* its bytes then */
   MbRelayDone done;
   gpointer user_data;
   GError *error;
-  gboolean finished;
+  gboolean finished;      /* nothing more moves; DONE is due */
+  gboolean abortive;      /* the sockets close with RST */
+  gboolean reported;      /* DONE was called */
 };
 
 static const gchar *const side_name[2] = { "client", "backend" };
@@ -71,7 +111,7 @@ typedef struct IdleClock {
 /* timeout_ms -> IdleClock, kept for the thread's life: one set per worker. */
 static __thread GHashTable *idle_clocks;
 
-static void finish (MbRelay *relay);
+static void relay_timed_out (MbRelay *relay, guint64 timeout_ms);
 static gboolean on_idle_clock (gpointer data);
 
 static void
@@ -100,10 +140,7 @@ on_idle_clock (gpointer data)
 
       if (now - relay->last_activity < (gint64) clock->timeout_ms * 1000)
         break;
-      relay->finished = TRUE;
-      relay->error = g_error_new (MB_ERROR, MB_ERROR_TIMED_OUT, "idle for %" G_GUINT64_FORMAT " ms",
-                                  clock->timeout_ms);
-      finish (relay);   /* takes it off the list */
+      relay_timed_out (relay, clock->timeout_ms);   /* takes it off the list */
     }
   idle_clock_arm (clock);
   return G_SOURCE_REMOVE;
@@ -155,32 +192,115 @@ idle_touch (MbRelay *relay)
     }
 }
 
-static void
-fail (MbRelay *relay, gint side, const gchar *what, gint errnum)
+/* Bytes waiting in PUMP (its buffer or its pipe). */
+static gsize
+pump_pending (const Pump *pump)
 {
-  if (relay->finished)
-    return;
-  relay->finished = TRUE;
-  relay->error = g_error_new (MB_ERROR, MB_ERROR_IO, "%s: %s: %s", side_name[side], what,
-                              g_strerror (errnum));
+  return (pump->end - pump->start) + pump->piped;
 }
 
+static gboolean
+pump_wants_read (const Pump *pump)
+{
+  if (pump->eof || pump->sink_failed)
+    return FALSE;
+  if (pump->piped > 0)
+    return !pump->pipe_full && pump->piped < MB_PIPE_SIZE;
+  return pump->end < MB_RELAY_BUFFER_SIZE;
+}
+
+/* This thread's spare buffers. */
+static __thread guint8 *buffer_cache[BUFFER_CACHE];
+static __thread guint n_cached;
+
+static void
+pump_take_buffer (Pump *pump)
+{
+  if (pump->buffer == NULL)
+    pump->buffer = n_cached > 0 ? buffer_cache[--n_cached] : g_malloc (MB_RELAY_BUFFER_SIZE);
+}
+
+/* The buffer goes as soon as it is empty: 10,000 sessions that once copied
+ * a burst must not keep 64 KiB each while they idle. */
+static void
+pump_release_buffer (Pump *pump)
+{
+  pump->start = pump->end = 0;
+  if (pump->buffer == NULL)
+    return;
+  if (n_cached < BUFFER_CACHE)
+    buffer_cache[n_cached++] = pump->buffer;
+  else
+    {
+      g_free (pump->buffer);
+      mb_trim_request ();
+    }
+  pump->buffer = NULL;
+}
+
+/* Drops whatever PUMP holds. */
+static void
+pump_discard (Pump *pump)
+{
+  pump_release_buffer (pump);
+  if (pump->pipe.read_fd >= 0)
+    {
+      /* A pipe that still holds bytes is not reused. */
+      if (pump->piped > 0)
+        mb_pipes_discard (&pump->pipe);
+      else
+        mb_pipes_give (&pump->pipe);
+    }
+  pump->piped = 0;
+  pump->pipe_full = FALSE;
+}
+
+/* Socket SIDE failed; WHAT is the call that said so.  What the socket sent
+ * before is still read and delivered (see the top of this file); what was
+ * on its way to it is dropped. */
+static void
+endpoint_failed (MbRelay *relay, gint side, const gchar *what, gint errnum)
+{
+  Endpoint *endpoint = &relay->endpoint[side];
+  Pump *toward = &relay->pump[1 - side];
+
+  if (endpoint->error != 0)
+    return;
+  endpoint->error = errnum;
+  if (relay->error == NULL)
+    relay->error = g_error_new (MB_ERROR, MB_ERROR_IO, "%s: %s: %s", side_name[side], what,
+                                g_strerror (errnum));
+  toward->sink_failed = TRUE;
+  pump_discard (toward);
+}
+
+/* Passes pump I's EOF on once it is flushed; an EOF that ends a failure is
+ * passed on as a reset when the relay closes instead. */
 static void
 pump_shut (MbRelay *relay, gint i)
 {
   Pump *pump = &relay->pump[i];
 
-  if (pump->eof && !pump->shut)
-    {
-      pump->shut = TRUE;
-      /* When the other direction is over too, the relay ends now and its
-       * owner closes both sockets: close() sends this FIN (everything the
-       * sink sent was read, up to its EOF), one system call fewer. */
-      if (relay->pump[1 - i].shut)
-        return;
-      if (shutdown (relay->endpoint[1 - i].fd, SHUT_WR) < 0 && errno != ENOTCONN)
-        fail (relay, 1 - i, "shutdown", errno);
-    }
+  if (!pump->eof || pump->shut || pump->sink_failed || relay->endpoint[i].error != 0
+      || pump_pending (pump) > 0)
+    return;
+  pump->shut = TRUE;
+  /* When the other direction is over too, the relay ends now and its
+   * owner closes both sockets: close() sends this FIN (everything the sink
+   * sent was read, up to its EOF), one system call fewer. */
+  if (relay->pump[1 - i].shut)
+    return;
+  if (shutdown (relay->endpoint[1 - i].fd, SHUT_WR) < 0 && errno != ENOTCONN)
+    endpoint_failed (relay, 1 - i, "shutdown", errno);
+}
+
+/* Pump I's source is done: EOF, or (ERRNUM) its socket failed. */
+static void
+pump_source_ended (MbRelay *relay, gint i, const gchar *what, gint errnum)
+{
+  relay->pump[i].eof = TRUE;
+  if (errnum != 0)
+    endpoint_failed (relay, i, what, errnum);
 }
 
 /* Writes what pump I holds to its sink; passes EOF on when flushed. */
@@ -199,13 +319,13 @@ pump_write (MbRelay *relay, gint i)
           if (errno == EINTR)
             continue;
           if (errno != EAGAIN && errno != EWOULDBLOCK)
-            fail (relay, 1 - i, "send", errno);
+            endpoint_failed (relay, 1 - i, "send", errno);
           return;
         }
       pump->start += (gsize) n;
       idle_touch (relay);
     }
-  pump->start = pump->end = 0;
+  pump_release_buffer (pump);
   pump_shut (relay, i);
 }
 
@@ -227,7 +347,7 @@ pump_write_piped (MbRelay *relay, gint i)
           if (errno == EINTR)
             continue;
           if (errno != EAGAIN)
-            fail (relay, 1 - i, "splice", errno);
+            endpoint_failed (relay, 1 - i, "splice", errno);
           return;
         }
       pump->piped -= (gsize) n;
@@ -274,10 +394,10 @@ pump_read_piped (MbRelay *relay, gint i)
           return FALSE;
         }
       else
-        fail (relay, i, "splice", errno);
+        pump_source_ended (relay, i, "splice", errno);
     }
   else if (n == 0)
-    pump->eof = TRUE;
+    pump_source_ended (relay, i, NULL, 0);
   else
     {
       pump->piped += (gsize) n;
@@ -301,20 +421,21 @@ pump_read (MbRelay *relay, gint i)
   if (pump->splice && pump->end == 0 && pump_read_piped (relay, i))
     return;
 #endif
-  if (pump->buffer == NULL)
-    pump->buffer = g_malloc (MB_RELAY_BUFFER_SIZE);
+  pump_take_buffer (pump);
   do
     n = recv (fd, pump->buffer + pump->end, MB_RELAY_BUFFER_SIZE - pump->end, 0);
   while (n < 0 && errno == EINTR);
 
-  if (n < 0)
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
     {
-      if (errno != EAGAIN && errno != EWOULDBLOCK)
-        fail (relay, i, "recv", errno);
+      if (pump->end == 0)
+        pump_release_buffer (pump);
       return;
     }
-  if (n == 0)
-    pump->eof = TRUE;
+  if (n < 0)
+    pump_source_ended (relay, i, "recv", errno);
+  else if (n == 0)
+    pump_source_ended (relay, i, NULL, 0);
   else
     {
       pump->end += (gsize) n;
@@ -338,26 +459,14 @@ pump_flush (MbRelay *relay, gint i)
   pump_write (relay, i);
 }
 
+/* Nothing more will move through pump I. */
 static gboolean
-pump_pending (const Pump *pump)
+pump_complete (const MbRelay *relay, gint i)
 {
-  return pump->start < pump->end || pump->piped > 0;
-}
+  const Pump *pump = &relay->pump[i];
 
-static gboolean
-pump_wants_read (const Pump *pump)
-{
-  if (pump->eof)
-    return FALSE;
-  if (pump->piped > 0)
-    return !pump->pipe_full && pump->piped < MB_PIPE_SIZE;
-  return pump->end < MB_RELAY_BUFFER_SIZE;
-}
-
-static void
-endpoint_unwatch (Endpoint *endpoint)
-{
-  mb_poller_unwatch (&endpoint->handle);
+  return pump->sink_failed
+         || (pump->eof && pump_pending (pump) == 0 && (pump->shut || relay->endpoint[i].error != 0));
 }
 
 static void
@@ -372,58 +481,138 @@ update_watches (MbRelay *relay)
 
       if (pump_wants_read (&relay->pump[i]))
         want |= G_IO_IN;
-      if (pump_pending (&relay->pump[1 - i]))
+      if (pump_pending (&relay->pump[1 - i]) > 0)
         want |= G_IO_OUT;
       if (want == 0 && endpoint->hung_up)
         {
-          endpoint_unwatch (endpoint);
+          mb_poller_unwatch (&endpoint->handle);
           continue;
         }
       if (!mb_poller_watch (&endpoint->handle, want, &error))
         {
           /* Only when the kernel is out of memory: end this session. */
           relay->finished = TRUE;
-          relay->error = g_steal_pointer (&error);
+          if (relay->error == NULL)
+            relay->error = g_steal_pointer (&error);
           return;
         }
     }
 }
 
-static void
-finish (MbRelay *relay)
+/* Bytes the kernel holds for FD that its peer has not acknowledged. */
+static guint64
+unacknowledged (int fd)
 {
+#ifdef SIOCOUTQ
+  int queued = 0;
+
+  if (ioctl (fd, SIOCOUTQ, &queued) == 0 && queued > 0)
+    return (guint64) queued;
+#endif
+  return 0;
+}
+
+/* What the sockets that did not fail still have to get acknowledged. */
+static guint64
+surviving_queue (const MbRelay *relay)
+{
+  guint64 queued = 0;
+
+  for (gint i = 0; i < 2; i++)
+    if (relay->endpoint[i].error == 0)
+      queued += unacknowledged (relay->endpoint[i].fd);
+  return queued;
+}
+
+static void
+report (MbRelay *relay)
+{
+  mb_worker_clear_source (&relay->timer);
   /* The owner closes both sockets right after DONE (relay.h), which takes
    * them out of the epoll set: no system call for it here. */
   mb_poller_forget (&relay->endpoint[0].handle);
   mb_poller_forget (&relay->endpoint[1].handle);
-  idle_leave (relay);
+  if (relay->abortive)
+    for (gint i = 0; i < 2; i++)
+      mb_address_set_abortive (relay->endpoint[i].fd);
+  relay->reported = TRUE;
   /* DONE may free the relay: nothing touches it afterwards. */
   relay->done (relay, relay->error, relay->user_data);
 }
 
-static void
-on_io (MbPollerHandle *handle, GIOCondition condition)
+static gboolean
+on_linger (gpointer data)
 {
-  MbRelay *relay = handle->data;
-  gint side = handle == &relay->endpoint[0].handle ? 0 : 1;
+  MbRelay *relay = data;
+  guint64 queued = surviving_queue (relay);
+  gint64 now = g_get_monotonic_time ();
 
-  if (condition & G_IO_ERR)
+  g_clear_pointer (&relay->timer, g_source_unref);
+  if (queued < relay->linger_queued)
+    relay->linger_progress = now;
+  relay->linger_queued = queued;
+  if (queued == 0 || now - relay->linger_progress > (gint64) LINGER_STALL_MS * 1000)
     {
-      gint errnum = 0;
-      socklen_t len = sizeof errnum;
-
-      if (getsockopt (relay->endpoint[side].fd, SOL_SOCKET, SO_ERROR, &errnum, &len) == 0 && errnum != 0)
-        fail (relay, side, "connection", errnum);
+      report (relay);
+      return G_SOURCE_REMOVE;
     }
-  if (!relay->finished && (condition & (G_IO_IN | G_IO_HUP | G_IO_ERR))
-      && pump_wants_read (&relay->pump[side]))
-    pump_read (relay, side);
-  if (!relay->finished && (condition & (G_IO_OUT | G_IO_HUP | G_IO_ERR)))
-    pump_flush (relay, 1 - side);
-  if (condition & G_IO_HUP)
-    relay->endpoint[side].hung_up = TRUE;
+  relay->linger_delay_ms = MIN (relay->linger_delay_ms * 2, LINGER_MAX_DELAY_MS);
+  relay->timer = mb_worker_timeout (relay->linger_delay_ms, on_linger, relay);
+  return G_SOURCE_REMOVE;
+}
 
-  if (!relay->finished && relay->pump[0].shut && relay->pump[1].shut)
+static void
+finish (MbRelay *relay)
+{
+  gboolean timed_out = g_error_matches (relay->error, MB_ERROR, MB_ERROR_TIMED_OUT);
+  gboolean failed = !timed_out && (relay->endpoint[0].error != 0 || relay->endpoint[1].error != 0);
+
+  idle_leave (relay);
+  if (relay->error != NULL && !timed_out)
+    relay->abortive = TRUE;
+  /* A side failed and the other got all it sent: let that arrive before
+   * the reset that would throw it away. */
+  if (failed && (relay->linger_queued = surviving_queue (relay)) > 0)
+    {
+      mb_poller_unwatch (&relay->endpoint[0].handle);
+      mb_poller_unwatch (&relay->endpoint[1].handle);
+      relay->linger_progress = g_get_monotonic_time ();
+      relay->linger_delay_ms = 1;
+      relay->timer = mb_worker_timeout (relay->linger_delay_ms, on_linger, relay);
+      return;
+    }
+  report (relay);
+}
+
+/* No byte moved either way for TIMEOUT_MS.  With bytes still waiting,
+ * the stream is cut: reset, not ended with a FIN that the peer would take
+ * for a clean end. */
+static void
+relay_timed_out (MbRelay *relay, guint64 timeout_ms)
+{
+  gsize pending = pump_pending (&relay->pump[0]) + pump_pending (&relay->pump[1]);
+
+  relay->finished = TRUE;
+  g_clear_error (&relay->error);
+  if (pending > 0)
+    {
+      relay->abortive = TRUE;
+      relay->error = g_error_new (MB_ERROR, MB_ERROR_TIMED_OUT,
+                                  "idle for %" G_GUINT64_FORMAT " ms with %" G_GSIZE_FORMAT
+                                  " bytes undelivered", timeout_ms, pending);
+    }
+  else
+    relay->error = g_error_new (MB_ERROR, MB_ERROR_TIMED_OUT, "idle for %" G_GUINT64_FORMAT " ms",
+                                timeout_ms);
+  finish (relay);
+}
+
+/* After an event: ends the relay when nothing more can move, else watches
+ * what it needs next. */
+static void
+relay_update (MbRelay *relay)
+{
+  if (!relay->finished && pump_complete (relay, 0) && pump_complete (relay, 1))
     relay->finished = TRUE;
   if (!relay->finished)
     update_watches (relay);
@@ -431,12 +620,38 @@ on_io (MbPollerHandle *handle, GIOCondition condition)
     finish (relay);
 }
 
+static void
+on_io (MbPollerHandle *handle, GIOCondition condition)
+{
+  MbRelay *relay = handle->data;
+  gint side = handle == &relay->endpoint[0].handle ? 0 : 1;
+  Endpoint *endpoint = &relay->endpoint[side];
+  Pump *from = &relay->pump[side];
+
+  if (condition & (G_IO_HUP | G_IO_ERR))
+    endpoint->hung_up = TRUE;
+  /* A pending error waits for recv() to report it after the bytes before
+   * it, unless nothing more is read from this socket. */
+  if ((condition & G_IO_ERR) && endpoint->error == 0 && (from->eof || from->sink_failed))
+    {
+      gint errnum = mb_address_take_error (endpoint->fd);
+
+      if (errnum != 0)
+        endpoint_failed (relay, side, "connection", errnum);
+    }
+  if ((condition & (G_IO_IN | G_IO_HUP | G_IO_ERR)) && pump_wants_read (from))
+    pump_read (relay, side);
+  if (condition & (G_IO_OUT | G_IO_HUP | G_IO_ERR))
+    pump_flush (relay, 1 - side);
+  relay_update (relay);
+}
+
 static gboolean
 on_start_failed (gpointer data)
 {
   MbRelay *relay = data;
 
-  g_clear_pointer (&relay->start_failed, g_source_unref);
+  g_clear_pointer (&relay->timer, g_source_unref);
   finish (relay);
   return G_SOURCE_REMOVE;
 }
@@ -474,7 +689,7 @@ mb_relay_new (int client_fd, int backend_fd, MbPollerHandle *backend_watch, guin
       /* The sockets could not be watched: report it from the main loop, as
        * DONE must not run before our caller has the relay. */
       idle_leave (relay);
-      relay->start_failed = mb_worker_attach (g_idle_source_new (), on_start_failed, relay);
+      relay->timer = mb_worker_attach (g_idle_source_new (), on_start_failed, relay);
     }
   return relay;
 }
@@ -484,21 +699,19 @@ mb_relay_free (MbRelay *relay)
 {
   if (relay == NULL)
     return;
+  /* Ended by its owner mid-stream (shutdown): a stream cut with bytes
+   * still on their way is reset, not ended with a FIN. */
+  if (!relay->reported
+      && (relay->abortive || pump_pending (&relay->pump[0]) > 0 || pump_pending (&relay->pump[1]) > 0))
+    for (gint i = 0; i < 2; i++)
+      mb_address_set_abortive (relay->endpoint[i].fd);
   for (gint i = 0; i < 2; i++)
     {
       mb_poller_forget (&relay->endpoint[i].handle);
-      g_free (relay->pump[i].buffer);
-      /* A pipe still holding bytes of an aborted session is not reused. */
-      if (relay->pump[i].pipe.read_fd >= 0)
-        {
-          if (relay->pump[i].piped > 0)
-            mb_pipes_discard (&relay->pump[i].pipe);
-          else
-            mb_pipes_give (&relay->pump[i].pipe);
-        }
+      pump_discard (&relay->pump[i]);
     }
   idle_leave (relay);
-  mb_worker_clear_source (&relay->start_failed);
+  mb_worker_clear_source (&relay->timer);
   g_clear_error (&relay->error);
   g_free (relay);
 }
@@ -509,6 +722,8 @@ mb_relay_thread_cleanup (void)
   GHashTableIter iter;
   IdleClock *clock;
 
+  while (n_cached > 0)
+    g_free (buffer_cache[--n_cached]);
   if (idle_clocks == NULL)
     return;
   g_hash_table_iter_init (&iter, idle_clocks);

@@ -1,19 +1,24 @@
 /* relay.h - moves bytes between a client and a backend socket.
  *
  * Two one-way pumps (client -> backend, backend -> client), driven by
- * readiness of the two non-blocking sockets (one epoll set for all sessions,
- * watched by the GLib main loop: see poller.h):
+ * readiness of the two non-blocking sockets in the epoll set of the thread
+ * that runs the relay (poller.h):
  *  - bytes pass unmodified and in order; each pump holds at most
- *    MB_RELAY_BUFFER_SIZE bytes, and stops reading its source while full
- *    (backpressure: a slow peer cannot grow memory);
+ *    MB_RELAY_BUFFER_SIZE bytes (in its buffer or its pipe), and stops
+ *    reading its source while full (backpressure: a slow peer cannot grow
+ *    memory); a pump holds a buffer or a pipe only while bytes wait in it;
  *  - EOF from one side is passed on as shutdown(SHUT_WR) once the pump is
  *    flushed, and the other direction keeps flowing (half-close);
- *  - a reset or error on either side ends the relay at once;
- *  - with an idle timeout, no byte moving either way for that long ends it.
+ *  - a reset or error on one side: what that side sent before is still
+ *    delivered, then the other side is reset (as a direct connection
+ *    behaves); what was on its way to the failed side is dropped;
+ *  - with an idle timeout, no byte moving either way for that long ends
+ *    it: with a FIN when nothing waits, with a reset when bytes still wait.
  * The relay never closes the descriptors: its owner does, as soon as DONE
  * has been called or the relay freed, before the main loop runs again (the
  * relay leaves them in the poller's epoll set, and closing them takes them
- * out: a system call fewer for each).
+ * out: a system call fewer for each).  The relay sets how they close: RST
+ * (SO_LINGER 0) for a stream that was cut, else FIN.
  */
 #pragma once
 
@@ -35,11 +40,13 @@ typedef void (*MbRelayDone) (MbRelay *relay, const GError *error, gpointer user_
  * thread's poller already (the connect's); the relay takes its place. */
 MbRelay *mb_relay_new (int client_fd, int backend_fd, MbPollerHandle *backend_watch,
                        guint64 idle_timeout_ms, MbRelayDone done, gpointer user_data);
-/* Stops all watching; DONE is not called.  Safe from within DONE. */
+/* Stops all watching; DONE is not called.  Safe from within DONE.  Freed
+ * before DONE (the owner ends the session) with bytes still waiting, the
+ * sockets are set to close with RST. */
 void mb_relay_free (MbRelay *relay);
 
-/* Frees this thread's relay state (its idle clocks): at the end of a
- * worker thread, once its relays are all freed. */
+/* Frees this thread's relay state (its idle clocks and spare buffers): at
+ * the end of each thread that ran relays, once they are all freed. */
 void mb_relay_thread_cleanup (void);
 
 guint64 mb_relay_bytes_from_client (const MbRelay *relay);

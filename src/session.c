@@ -1,9 +1,6 @@
 /* session.c - one client connection; see session.h. */
 #include "build-config.h"
 
-#ifdef HAVE_MALLOC_TRIM
-#include <malloc.h>
-#endif
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -17,6 +14,7 @@
 #include "poller.h"
 #include "relay.h"
 #include "session.h"
+#include "trim.h"
 #include "worker.h"
 
 typedef struct {
@@ -97,16 +95,6 @@ set_nodelay (int fd)
 }
 
 static void
-abort_socket (int fd)
-{
-  /* Close with RST, not FIN: the peer must not take an aborted session for
-   * a complete one. */
-  struct linger linger = { 1, 0 };
-
-  setsockopt (fd, SOL_SOCKET, SO_LINGER, &linger, sizeof linger);
-}
-
-static void
 close_fd (int *fd)
 {
   if (*fd >= 0)
@@ -163,20 +151,12 @@ session_end (Session *session)
   mb_frontend_session_ended (session->frontend);
   g_free (session);
 
-  if (last)
-    {
-      /* An idle daemon holds only its start-up descriptors. */
-      mb_pipes_trim ();
-#ifdef HAVE_MALLOC_TRIM
-      /* Give the relay buffers of a busy spell back to the system, so that
-       * an idle daemon returns to its resting size. */
-      malloc_trim (0);
-#endif
-      if (idle_callback != NULL && mb_worker_is_main ())
-        idle_callback (idle_user_data);
-      else if (idle_callback != NULL)
-        g_main_context_invoke (NULL, idle_callback, idle_user_data);
-    }
+  /* Its memory and pooled pipes go back to the system once the daemon is
+   * quiet (trim.h), not now: clients that come one at a time would each
+   * pay for it. */
+  mb_trim_request ();
+  if (last && idle_callback != NULL)
+    mb_worker_run_on_main (idle_callback, idle_user_data);
 }
 
 static void
@@ -185,11 +165,8 @@ on_relay_done (MbRelay *relay, const GError *error, gpointer data)
   Session *session = data;
   gdouble seconds = (gdouble) (g_get_monotonic_time () - session->started) / G_USEC_PER_SEC;
 
-  if (error != NULL && !g_error_matches (error, MB_ERROR, MB_ERROR_TIMED_OUT))
-    {
-      abort_socket (session->client);
-      abort_socket (session->backend);
-    }
+  /* The relay has set how the sockets close (FIN, or RST for a cut
+   * stream): close them now (relay.h). */
   if (mb_log_enabled (G_LOG_LEVEL_INFO))
     {
       g_autofree gchar *from_client = g_strdup_printf ("%" G_GUINT64_FORMAT, mb_relay_bytes_from_client (relay));
@@ -243,11 +220,8 @@ static void
 on_connect_ready (MbPollerHandle *handle, GIOCondition condition)
 {
   Session *session = handle->data;
-  gint errnum = 0;
-  socklen_t len = sizeof errnum;
+  gint errnum = mb_address_take_error (session->backend);
 
-  if (getsockopt (session->backend, SOL_SOCKET, SO_ERROR, &errnum, &len) < 0)
-    errnum = errno;
   if (errnum == 0)
     connected (session);
   else
@@ -333,6 +307,7 @@ try_connect (Session *session)
           out_of_resources (session, "socket", error);
           return;
         }
+      mb_poller_handle_init (&session->connect_watch, session->backend, on_connect_ready, session);
       if (mb_address_connect (session->backend, session->backend_address) == 0)
         {
           connected (session);
@@ -350,7 +325,6 @@ try_connect (Session *session)
           attempt_failed (session, g_strerror (errno));
           return;
         }
-      mb_poller_handle_init (&session->connect_watch, session->backend, on_connect_ready, session);
       if (!mb_poller_watch (&session->connect_watch, G_IO_OUT, &error))
         {
           out_of_resources (session, "watch", error);
@@ -431,6 +405,7 @@ mb_session_start (MbFrontend *frontend, int client, const struct sockaddr *peer,
   if (mb_log_enabled (G_LOG_LEVEL_INFO))
     client_name (session);
   session->started = g_get_monotonic_time ();
+  mb_trim_note_activity (session->started);
   /* Here, on the accepting thread: the order of picks is the order of
    * accepts, and the counts are up to date for the next accept. */
   session->order = frontend->n_backends <= G_N_ELEMENTS (session->order_here)

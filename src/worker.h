@@ -4,10 +4,12 @@
  * (balancer.c), so round-robin stays exact and the connection limits are
  * plain counters; then it hands the session to the worker with the fewest
  * live sessions.  Each worker is a thread with its own GMainContext and its
- * own epoll set (poller.c), idle clocks (relay.c), pipe pool (pipes.c) and
+ * own epoll set (poller.c), idle clocks and spare buffers (relay.c) and
  * session list (session.c), all thread-local: a session lives and ends on
- * one worker, and workers share nothing mutable but atomic counters.  The
- * main thread is worker 0, so with workers = 1 nothing crosses threads.
+ * one worker.  Workers share atomic counters, the pipe pool (pipes.c,
+ * behind a lock, so that any thread short of descriptors can empty it) and
+ * posted callbacks to the main thread (mb_worker_run_on_main).  The main
+ * thread is worker 0, so with workers = 1 nothing crosses threads.
  *
  * Why not one SO_REUSEPORT listener per worker: with SO_REUSEPORT any other
  * process of the same user may bind the same port and silently take a share
