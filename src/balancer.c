@@ -1,9 +1,10 @@
 /* balancer.c - the eligible tier and the plan; see balancer.h.
  *
- * The tier is worked out again only when a backend goes down or up, so a
- * plan costs the pick and a copy.  The algorithm is told only when the tier
- * really changed: marking a backup down while the primaries serve must not
- * restart round-robin or make source-hash rebuild its table.
+ * The tier, and the order of the backends outside it, are worked out again
+ * only when a backend goes down or up, so a plan costs the pick and a copy.
+ * The algorithm is told only when the tier itself changed: marking a backup
+ * down while the primaries serve moves it within the plan's tail but must
+ * not restart round-robin or make source-hash rebuild its table.
  */
 #include "build-config.h"
 
@@ -28,42 +29,43 @@ algorithm_for (MbBalance balance)
   return NULL;
 }
 
-/* Appends to TIER, from position AT, the backups or the non-backups (BACKUP),
- * only those up when UP_ONLY; returns the new length. */
+/* Appends to RANKED, from position AT, the backups or the non-backups
+ * (BACKUP) that are down or up (DOWN); returns the new length. */
 static guint
-collect (const MbBalancer *balancer, guint *tier, guint at, gboolean backup, gboolean up_only)
+collect (const MbBalancer *balancer, guint *ranked, guint at, gboolean backup, gboolean down)
 {
   for (guint i = 0; i < balancer->n; i++)
     {
       const MbLbBackend *backend = &balancer->backends[i];
 
-      if (backend->backup == backup && !(up_only && backend->down))
-        tier[at++] = i;
+      if (backend->backup == backup && backend->down == down)
+        ranked[at++] = i;
     }
   return at;
 }
 
-/* Fills TIER with the eligible tier (balancer.h) and says how long it is
- * and how much of it the algorithm picks in. */
+/* Fills RANKED with every backend in the order of balancer.h: the up
+ * non-backups, the up backups, the down non-backups, the down backups, each
+ * group in index order; the first group that is not empty is the eligible
+ * tier, and N_PICK says how long it is.  A plan is this order with the
+ * tier rotated to start at the pick. */
 static void
-compute_tier (const MbBalancer *balancer, guint *tier, guint *n_tier, guint *n_pick)
+rank (const MbBalancer *balancer, guint *ranked, guint *n_pick)
 {
-  guint n;
+  static const struct {
+    gboolean backup, down;
+  } groups[] = {
+    { FALSE, FALSE }, { TRUE, FALSE }, { FALSE, TRUE }, { TRUE, TRUE },
+  };
+  guint n = 0;
 
-  n = collect (balancer, tier, 0, FALSE, TRUE);
-  if (n == 0)
-    n = collect (balancer, tier, 0, TRUE, TRUE);
-  if (n > 0)
+  *n_pick = 0;
+  for (guint g = 0; g < G_N_ELEMENTS (groups); g++)
     {
-      *n_tier = *n_pick = n;
-      return;
+      n = collect (balancer, ranked, n, groups[g].backup, groups[g].down);
+      if (*n_pick == 0)
+        *n_pick = n;
     }
-  /* None is up: every backend, the non-backups first and picked in (the
-   * backups, when there are only backups). */
-  *n_pick = collect (balancer, tier, 0, FALSE, FALSE);
-  *n_tier = collect (balancer, tier, *n_pick, TRUE, FALSE);
-  if (*n_pick == 0)
-    *n_pick = *n_tier;
 }
 
 MbBalancer *
@@ -98,7 +100,7 @@ mb_balancer_new (MbBalance algorithm, const MbBackendSpec *backends, guint n)
   balancer->rand = g_rand_new_with_seed (g_random_int ());
   if (chosen->state_new != NULL)
     balancer->state = chosen->state_new (balancer);
-  compute_tier (balancer, balancer->tier, &balancer->n_tier, &balancer->n_pick);
+  rank (balancer, balancer->tier, &balancer->n_pick);
   if (chosen->tier_changed != NULL)
     chosen->tier_changed (balancer);
   return balancer;
@@ -131,7 +133,8 @@ mb_balancer_set_seed (MbBalancer *balancer, guint32 seed)
 void
 mb_balancer_set_down (MbBalancer *balancer, guint index, gboolean down)
 {
-  guint *tier, n_tier, n_pick;
+  guint *ranked, n_pick;
+  gboolean tier_changed;
 
   g_return_if_fail (balancer != NULL && index < balancer->n);
 
@@ -139,16 +142,15 @@ mb_balancer_set_down (MbBalancer *balancer, guint index, gboolean down)
     return;
   balancer->backends[index].down = !!down;
 
-  tier = balancer->spare_tier;
-  compute_tier (balancer, tier, &n_tier, &n_pick);
-  if (n_tier == balancer->n_tier && n_pick == balancer->n_pick
-      && memcmp (tier, balancer->tier, n_tier * sizeof *tier) == 0)
-    return;
+  /* The backend moved in the order in any case; the tier may be the same. */
+  ranked = balancer->spare_tier;
+  rank (balancer, ranked, &n_pick);
+  tier_changed = n_pick != balancer->n_pick
+                 || memcmp (ranked, balancer->tier, n_pick * sizeof *ranked) != 0;
   balancer->spare_tier = balancer->tier;
-  balancer->tier = tier;
-  balancer->n_tier = n_tier;
+  balancer->tier = ranked;
   balancer->n_pick = n_pick;
-  if (balancer->algorithm->tier_changed != NULL)
+  if (tier_changed && balancer->algorithm->tier_changed != NULL)
     balancer->algorithm->tier_changed (balancer);
 }
 
@@ -172,7 +174,7 @@ mb_balancer_plan (MbBalancer *balancer, const guint *live, guint64 key, guint *o
     order[n++] = balancer->tier[i];
   for (guint i = 0; i < first; i++)
     order[n++] = balancer->tier[i];
-  for (guint i = balancer->n_pick; i < balancer->n_tier; i++)
+  for (guint i = balancer->n_pick; i < balancer->n; i++)
     order[n++] = balancer->tier[i];
   return n;
 }

@@ -8,16 +8,22 @@
  * decides which backends are eligible and turns a pick into a plan.
  *
  * The plan for one connection (mb_balancer_plan):
- * - The eligible tier is the up non-backup backends; if none is up, the up
- *   backups; if no backend is up at all, every backend, non-backups first:
- *   the health checks may be wrong, and a client tried against backends
- *   that were marked down beats a client refused.  In that last case the
- *   algorithm picks among the non-backups (among the backups if there are
- *   only backups), and the backups follow them in the plan.
- * - order[0] is the algorithm's pick within the tier; the rest of the tier
- *   follows, cyclically after the pick in index order.  That is the
- *   failover order: the session tries order[0], and when a backend refuses
- *   or times out, the next one.  Backends outside the tier are not in it.
+ * - The eligible tier is the up non-backups; if none is up, the up
+ *   backups; if no backend is up at all, the non-backups (the backups, if
+ *   there are only backups): the health checks may be wrong, and a client
+ *   tried against backends that were marked down beats a client refused.
+ *   The algorithm picks within the tier only.
+ * - order[0] is the algorithm's pick; the rest of the tier follows,
+ *   cyclically after the pick in index order.
+ * - Then every backend outside the tier: the up backups, then the down
+ *   non-backups, then the down backups, each group in index order.  So a plan always
+ *   holds all n backends, and a client is closed only when no backend at
+ *   all accepts it: backups are the last resort within a connection too,
+ *   not only once the primaries are marked down (as nginx's stream module
+ *   falls through from a failed primary tier to the backups).
+ * - That is the failover order: the session tries order[0], and when a
+ *   backend refuses or times out, the next one.  The order of everything
+ *   after the tier changes only when a backend goes down or up.
  * - A plan call moves the algorithm's state by exactly one pick, whatever
  *   failovers the connection then needs.
  * - No allocation per call (mb_balancer_new allocates everything); O(n)
@@ -57,7 +63,8 @@ G_BEGIN_DECLS
 typedef struct {
   const gchar *name;    /* the backend's title: source-hash keys on it; copied */
   guint weight;         /* 1 .. MB_BALANCER_MAX_WEIGHT */
-  gboolean backup;      /* used only while no non-backup is up */
+  gboolean backup;      /* picked only while no non-backup is up; tried
+                         * after the tier in every plan */
 } MbBackendSpec;
 
 typedef struct MbBalancer MbBalancer;
@@ -77,10 +84,10 @@ void mb_balancer_set_down (MbBalancer *balancer, guint index, gboolean down);
 gboolean mb_balancer_is_down (const MbBalancer *balancer, guint index);
 
 /* Writes the backends to try for a new connection, in order, into ORDER,
- * which has room for n; returns how many (at least one).  LIVE[i] is
- * backend i's live session count now, as the caller read it: used by
- * least-connections and random-two; may be NULL, which counts as none
- * anywhere.  KEY is the client's address hash (mb_balancer_hash_address),
+ * which has room for n; returns how many: always n, every backend.
+ * LIVE[i] is backend i's live session count now, as the caller read it:
+ * used by least-connections and random-two; may be NULL, which counts as
+ * none anywhere.  KEY is the client's address hash (mb_balancer_hash_address),
  * used by source-hash only. */
 guint mb_balancer_plan (MbBalancer *balancer, const guint *live, guint64 key, guint *order);
 

@@ -55,7 +55,7 @@ typedef struct {
   gint line;
   GPtrArray *addresses;    /* GInetSocketAddress, resolved, tried in this order */
   guint weight;            /* 1..MB_MAX_WEIGHT */
-  gboolean backup;         /* takes traffic only when every other backend is down */
+  gboolean backup;         /* chosen only while every non-backup is down; else a last resort */
 } MbBackendConfig;
 
 /* Active health checks: a connect, optionally bytes sent and bytes expected

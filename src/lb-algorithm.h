@@ -5,12 +5,14 @@
  * and answers one question: which member of the tier goes first.
  *
  * Invariants the algorithms rely on:
- * - tier[0 .. n_tier) are distinct backend indices; tier[0 .. n_pick) is the
- *   group the algorithm picks in, in ascending index order, 1 <= n_pick <=
- *   n_tier.  Only when no backend is up does the tier hold more than the
- *   pick group (the backups, after it).
- * - tier_changed() is called after every change of the tier, and once
- *   before the first pick; never during a pick.
+ * - tier[0 .. n) holds every backend index once; tier[0 .. n_pick) is the
+ *   eligible tier, the group the algorithm picks in, in ascending index
+ *   order, 1 <= n_pick <= n.  tier[n_pick .. n) are the other backends in
+ *   the order a plan tries them after the tier (balancer.h): no algorithm
+ *   reads them.
+ * - tier_changed() is called after every change of tier[0 .. n_pick), and
+ *   once before the first pick; never during a pick.  A change of the rest
+ *   alone (a backup marked down while the primaries serve) is not one.
  */
 #pragma once
 
@@ -32,9 +34,9 @@ struct MbBalancer {
   gpointer state;           /* the algorithm's, or NULL */
   MbLbBackend *backends;
   guint n;
-  guint *tier;              /* room for n */
-  guint n_tier, n_pick;
-  guint *spare_tier;        /* balancer.c's: where a new tier is worked out */
+  guint *tier;              /* every backend, the eligible tier first: n */
+  guint n_pick;             /* the eligible tier's length */
+  guint *spare_tier;        /* balancer.c's: where a new order is worked out */
   GRand *rand;              /* random-two's draws */
 };
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Failover: a backend that refuses or times out is skipped, in order; the client
+"""Failover: a backend that refuses or times out is skipped, in order; after the
+backends that are up come the backups, then the backends marked down; the client
 is closed only when none accepts; the counter moves by one per connection."""
 
 import os
@@ -10,6 +11,16 @@ import unittest
 sys.dont_write_bytecode = True
 sys.path.append(os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+
+
+def frontend_with_backups(front, primaries, backups, **options):
+    """A frontend "web"; primaries and backups: [(title, address)]."""
+    lines = ["frontend web {", f'  bind_on = "{front}"']
+    lines += [f"  {k} = {v}" for k, v in options.items()]
+    lines += [f'  backend {t} {{ forward_to = "{a}" }}' for t, a in primaries]
+    lines += [f'  backend {t} {{ forward_to = "{a}"  backup = true }}' for t, a in backups]
+    lines.append("}")
+    return "\n".join(lines) + "\n"
 
 
 class Failover(harness.TestCase):
@@ -56,6 +67,54 @@ class Failover(harness.TestCase):
         self.ident_backend("b1", addr=dead1)
         self.assertEqual(self.who(front), "b1")
         self.assertEqual(self.who(front), "b1")
+
+    def test_backup_serves_when_every_primary_refuses(self):
+        """Primaries p1, p2 where nothing listens, backup s, max_fails = 1:
+        the first client fails over from p1 and p2 to s within its own
+        connection (before either is marked down), and so do the next ones
+        (after both are marked down, s is the tier)."""
+        p1, p2 = harness.free_addr(), harness.free_addr()
+        s = self.ident_backend("s")
+        front = harness.free_addr()
+        mb = self.daemon(harness.config(frontend_with_backups(
+            front, [("p1", p1), ("p2", p2)], [("s", s.addr)], max_fails=1)))
+        self.assertEqual(self.who(front), "s", "the first client was not served by the backup")
+        mb.wait_notify("STATUS=web: 1/3 backends up")
+        self.assertEqual([self.who(front) for _ in range(5)], ["s"] * 5)
+
+    def test_backup_serves_while_refusing_primaries_count_as_up(self):
+        """Without passive ejection the primaries are never marked down:
+        every client tries p1 and p2, which refuse, then reaches s."""
+        p1, p2 = harness.free_addr(), harness.free_addr()
+        s = self.ident_backend("s")
+        front = harness.free_addr()
+        mb = self.daemon(harness.config(frontend_with_backups(
+            front, [("p1", p1), ("p2", p2)], [("s", s.addr)])))
+        self.assertEqual([self.who(front) for _ in range(6)], ["s"] * 6)
+        self.assertEqual(s.accepted, 6)
+        self.assertFalse(any("backends up" in line and "3/3" not in line for line in mb.notify.lines),
+                         f"a backend was marked down: {mb.notify.lines}")
+
+    def test_backup_only_after_every_primary_failed(self):
+        """One primary refuses, the other accepts: the backup gets nothing."""
+        p1 = harness.free_addr()
+        p2, s = self.ident_backend("p2"), self.ident_backend("s")
+        front = harness.free_addr()
+        self.daemon(harness.config(frontend_with_backups(
+            front, [("p1", p1), ("p2", p2.addr)], [("s", s.addr)])))
+        self.assertEqual([self.who(front) for _ in range(6)], ["p2"] * 6)
+        self.assertEqual(s.accepted, 0)
+
+    def test_backup_after_a_hanging_primary(self):
+        """A primary that neither accepts nor refuses is given up after
+        connect_timeout, and the client goes on to the backup."""
+        hang = self.hanging_backend()
+        s = self.ident_backend("s")
+        front = harness.free_addr()
+        self.daemon(harness.config(frontend_with_backups(
+            front, [("p1", hang.addr)], [("s", s.addr)], connect_timeout="300ms")))
+        c = self.connect(front)
+        self.assertEqual(harness.recv_line(c, timeout=4.0), "s")
 
 
 if __name__ == "__main__":

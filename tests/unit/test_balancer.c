@@ -58,9 +58,9 @@ plan_is (MbBalancer *balancer, const guint *expected, guint n_expected)
   } G_STMT_END
 
 /* The first backend of a plan, checking that the plan is the eligible
- * tier: GROUP, the backends picked in, from the pick on and cyclically
- * after it, then TAIL (the backups when no backend is up).  Both are
- * backend indices in ascending order. */
+ * tier GROUP (backend indices in ascending order), from the pick on and
+ * cyclically after it, then TAIL, the backends outside the tier in the
+ * order they are tried. */
 static guint
 pick_in (MbBalancer *balancer, const guint *live, guint64 key,
          const guint *group, guint n_group, const guint *tail, guint n_tail)
@@ -195,12 +195,12 @@ START_TEST (test_round_robin_shares)
 }
 END_TEST
 
-/* A down backend is skipped (and left out of the plan); the others'
+/* A down backend is not picked (it comes last in the plan); the others'
  * sequence is the smooth one of their own weights. */
 START_TEST (test_round_robin_down)
 {
   const guint weights[] = { 3, 1, 1 };
-  const guint a_c[] = { 0, 2 }, a_b[] = { 0, 1 };
+  const guint a_c[] = { 0, 2 }, a_b[] = { 0, 1 }, b[] = { 1 }, c[] = { 2 };
   g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_ROUND_ROBIN, 3, weights, NULL);
 
   mb_balancer_set_down (balancer, 1, TRUE);
@@ -208,92 +208,146 @@ START_TEST (test_round_robin_down)
   ck_assert (!mb_balancer_is_down (balancer, 0));
   for (guint r = 0; r < 10; r++)
     {
-      ck_assert_uint_eq (pick_in (balancer, NULL, 0, a_c, 2, NULL, 0), 0);
-      ck_assert_uint_eq (pick_in (balancer, NULL, 0, a_c, 2, NULL, 0), 0);
-      ck_assert_uint_eq (pick_in (balancer, NULL, 0, a_c, 2, NULL, 0), 2);
-      ck_assert_uint_eq (pick_in (balancer, NULL, 0, a_c, 2, NULL, 0), 0);
+      ck_assert_uint_eq (pick_in (balancer, NULL, 0, a_c, 2, b, 1), 0);
+      ck_assert_uint_eq (pick_in (balancer, NULL, 0, a_c, 2, b, 1), 0);
+      ck_assert_uint_eq (pick_in (balancer, NULL, 0, a_c, 2, b, 1), 2);
+      ck_assert_uint_eq (pick_in (balancer, NULL, 0, a_c, 2, b, 1), 0);
     }
   /* Mid-sequence: b back, c down. */
-  pick_in (balancer, NULL, 0, a_c, 2, NULL, 0);
+  pick_in (balancer, NULL, 0, a_c, 2, b, 1);
   mb_balancer_set_down (balancer, 1, FALSE);
   mb_balancer_set_down (balancer, 2, TRUE);
   for (guint r = 0; r < 10; r++)
     {
-      ck_assert_uint_eq (pick_in (balancer, NULL, 0, a_b, 2, NULL, 0), 0);
-      ck_assert_uint_eq (pick_in (balancer, NULL, 0, a_b, 2, NULL, 0), 0);
-      ck_assert_uint_eq (pick_in (balancer, NULL, 0, a_b, 2, NULL, 0), 1);
-      ck_assert_uint_eq (pick_in (balancer, NULL, 0, a_b, 2, NULL, 0), 0);
+      ck_assert_uint_eq (pick_in (balancer, NULL, 0, a_b, 2, c, 1), 0);
+      ck_assert_uint_eq (pick_in (balancer, NULL, 0, a_b, 2, c, 1), 0);
+      ck_assert_uint_eq (pick_in (balancer, NULL, 0, a_b, 2, c, 1), 1);
+      ck_assert_uint_eq (pick_in (balancer, NULL, 0, a_b, 2, c, 1), 0);
     }
 }
 END_TEST
 
 START_TEST (test_round_robin_down_equal)
 {
-  const guint up[] = { 0, 2, 3 };
+  const guint up[] = { 0, 2, 3 }, down[] = { 1 };
   g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_ROUND_ROBIN, 4, NULL, NULL);
 
   mb_balancer_set_down (balancer, 1, TRUE);
   for (guint k = 0; k < 30; k++)
-    ck_assert_uint_eq (pick_in (balancer, NULL, 0, up, 3, NULL, 0), up[k % 3]);
-  PLAN_IS (balancer, 0, 2, 3);
-  PLAN_IS (balancer, 2, 3, 0);
-  PLAN_IS (balancer, 3, 0, 2);
+    ck_assert_uint_eq (pick_in (balancer, NULL, 0, up, 3, down, 1), up[k % 3]);
+  PLAN_IS (balancer, 0, 2, 3, 1);
+  PLAN_IS (balancer, 2, 3, 0, 1);
+  PLAN_IS (balancer, 3, 0, 2, 1);
 }
 END_TEST
 
 /* Marking a backup down or up while the primaries serve does not change
- * the tier: the sequence goes on where it was. */
+ * the tier, only where the backup comes after it: the sequence goes on
+ * where it was. */
 START_TEST (test_round_robin_backup_change_keeps_sequence)
 {
-  const gboolean backup[] = { FALSE, FALSE, FALSE, TRUE };
+  const gboolean backup[] = { FALSE, FALSE, FALSE, TRUE, TRUE };
   const guint primaries[] = { 0, 1, 2 };
-  g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_ROUND_ROBIN, 4, NULL, backup);
+  const guint backups[] = { 3, 4 }, backups_4_up[] = { 4, 3 };
+  g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_ROUND_ROBIN, 5, NULL, backup);
 
-  ck_assert_uint_eq (pick_in (balancer, NULL, 0, primaries, 3, NULL, 0), 0);
+  ck_assert_uint_eq (pick_in (balancer, NULL, 0, primaries, 3, backups, 2), 0);
   mb_balancer_set_down (balancer, 3, TRUE);
-  ck_assert_uint_eq (pick_in (balancer, NULL, 0, primaries, 3, NULL, 0), 1);
+  ck_assert_uint_eq (pick_in (balancer, NULL, 0, primaries, 3, backups_4_up, 2), 1);
   mb_balancer_set_down (balancer, 3, FALSE);
-  ck_assert_uint_eq (pick_in (balancer, NULL, 0, primaries, 3, NULL, 0), 2);
-  /* Marking a backend down twice is one change. */
+  ck_assert_uint_eq (pick_in (balancer, NULL, 0, primaries, 3, backups, 2), 2);
+  /* Marking a backend up that is up is no change. */
   mb_balancer_set_down (balancer, 0, FALSE);
-  ck_assert_uint_eq (pick_in (balancer, NULL, 0, primaries, 3, NULL, 0), 0);
+  ck_assert_uint_eq (pick_in (balancer, NULL, 0, primaries, 3, backups, 2), 0);
 }
 END_TEST
 
-/* Tiers --------------------------------------------------------------------- */
+/* Tiers and plans ----------------------------------------------------------- */
 
-/* Backups serve only when every primary is down; when everything is down,
- * every backend is in the plan, the primaries first. */
+/* Primaries p1, p2 and a backup s, all up (the issue's case): the backup is
+ * in every plan, after the primaries, so when both primaries refuse before
+ * any is marked down, the client still reaches s. */
+START_TEST (test_backup_after_the_primaries)
+{
+  const gboolean backup[] = { FALSE, FALSE, TRUE };
+  g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_ROUND_ROBIN, 3, NULL, backup);
+
+  PLAN_IS (balancer, 0, 1, 2);
+  PLAN_IS (balancer, 1, 0, 2);
+  PLAN_IS (balancer, 0, 1, 2);
+}
+END_TEST
+
+/* A down primary is tried last of all: after the up primaries and after the
+ * backups, which are up. */
+START_TEST (test_down_primary_after_the_backups)
+{
+  const gboolean backup[] = { FALSE, FALSE, FALSE, TRUE, TRUE };
+  g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_ROUND_ROBIN, 5, NULL, backup);
+
+  mb_balancer_set_down (balancer, 1, TRUE);
+  PLAN_IS (balancer, 0, 2, 3, 4, 1);
+  PLAN_IS (balancer, 2, 0, 3, 4, 1);
+  /* A down backup comes after the down primaries. */
+  mb_balancer_set_down (balancer, 3, TRUE);
+  PLAN_IS (balancer, 0, 2, 4, 1, 3);
+  mb_balancer_set_down (balancer, 0, TRUE);
+  PLAN_IS (balancer, 2, 4, 0, 1, 3);
+}
+END_TEST
+
+/* Every primary down, backups up: the up backups take turns first, then
+ * the primaries (the checks may be wrong), then the down backups. */
+START_TEST (test_primaries_down_backups_up)
+{
+  const gboolean backup[] = { FALSE, TRUE, FALSE, TRUE, TRUE };
+  g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_ROUND_ROBIN, 5, NULL, backup);
+
+  mb_balancer_set_down (balancer, 0, TRUE);
+  mb_balancer_set_down (balancer, 2, TRUE);
+  PLAN_IS (balancer, 1, 3, 4, 0, 2);
+  PLAN_IS (balancer, 3, 4, 1, 0, 2);
+  PLAN_IS (balancer, 4, 1, 3, 0, 2);
+  mb_balancer_set_down (balancer, 3, TRUE);
+  PLAN_IS (balancer, 1, 4, 0, 2, 3);
+  PLAN_IS (balancer, 4, 1, 0, 2, 3);
+}
+END_TEST
+
+/* Backups are picked only when every primary is down, and come after the
+ * tier otherwise; when everything is down, the primaries are picked in and
+ * the backups follow them. */
 START_TEST (test_backups)
 {
   /* Primaries 0 and 2, backups 1 and 3: the tiers are not index ranges. */
   const gboolean backup[] = { FALSE, TRUE, FALSE, TRUE };
   g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_ROUND_ROBIN, 4, NULL, backup);
 
-  PLAN_IS (balancer, 0, 2);
-  PLAN_IS (balancer, 2, 0);
+  PLAN_IS (balancer, 0, 2, 1, 3);
+  PLAN_IS (balancer, 2, 0, 1, 3);
   mb_balancer_set_down (balancer, 1, TRUE);
-  PLAN_IS (balancer, 0, 2);
+  PLAN_IS (balancer, 0, 2, 3, 1);
   mb_balancer_set_down (balancer, 1, FALSE);
   mb_balancer_set_down (balancer, 0, TRUE);
-  PLAN_IS (balancer, 2);
-  PLAN_IS (balancer, 2);
+  PLAN_IS (balancer, 2, 1, 3, 0);
+  PLAN_IS (balancer, 2, 1, 3, 0);
   mb_balancer_set_down (balancer, 2, TRUE);
-  PLAN_IS (balancer, 1, 3);
-  PLAN_IS (balancer, 3, 1);
-  PLAN_IS (balancer, 1, 3);
+  PLAN_IS (balancer, 1, 3, 0, 2);
+  PLAN_IS (balancer, 3, 1, 0, 2);
+  PLAN_IS (balancer, 1, 3, 0, 2);
   mb_balancer_set_down (balancer, 1, TRUE);
-  PLAN_IS (balancer, 3);
+  PLAN_IS (balancer, 3, 0, 2, 1);
   mb_balancer_set_down (balancer, 3, TRUE);
-  /* All down: round-robin over the primaries, then the backups. */
+  /* All down: round-robin over the primaries, then the backups, as before
+   * backups were tried in every plan. */
   PLAN_IS (balancer, 0, 2, 1, 3);
   PLAN_IS (balancer, 2, 0, 1, 3);
   PLAN_IS (balancer, 0, 2, 1, 3);
   mb_balancer_set_down (balancer, 2, FALSE);
-  PLAN_IS (balancer, 2);
+  PLAN_IS (balancer, 2, 0, 1, 3);
   mb_balancer_set_down (balancer, 0, FALSE);
-  PLAN_IS (balancer, 0, 2);
-  PLAN_IS (balancer, 2, 0);
+  PLAN_IS (balancer, 0, 2, 1, 3);
+  PLAN_IS (balancer, 2, 0, 1, 3);
 }
 END_TEST
 
@@ -318,36 +372,109 @@ spread_key (guint k)
   return k * G_GUINT64_CONSTANT (0x9e3779b97f4a7c15);
 }
 
-/* Every algorithm keeps to the tier: its pick is in it, the backends
- * outside it are not in the plan. */
-START_TEST (test_every_algorithm_keeps_to_the_tier)
+static const MbBalance every_algorithm[] = {
+  MB_BALANCE_ROUND_ROBIN, MB_BALANCE_LEAST_CONNECTIONS,
+  MB_BALANCE_RANDOM_TWO, MB_BALANCE_SOURCE_HASH,
+};
+
+/* Every algorithm keeps to the tier, and every plan goes on with the
+ * backends outside it: the up backups, the down primaries, the down
+ * backups. */
+START_TEST (test_every_algorithm_plans_every_backend)
 {
-  const MbBalance algorithms[] = {
-    MB_BALANCE_ROUND_ROBIN, MB_BALANCE_LEAST_CONNECTIONS,
-    MB_BALANCE_RANDOM_TWO, MB_BALANCE_SOURCE_HASH,
-  };
   const gboolean backup[] = { FALSE, FALSE, TRUE, FALSE, TRUE };
   const guint live[] = { 0, 3, 0, 1, 2 };
-  const guint primaries_up[] = { 1, 3 }, backups[] = { 2, 4 }, primaries[] = { 0, 1, 3 };
+  const guint primaries[] = { 0, 1, 3 }, backups[] = { 2, 4 };
+  const guint primaries_up[] = { 1, 3 }, then_0[] = { 2, 4, 0 };
+  const guint primaries_down[] = { 0, 1, 3 };
+  const guint backup_4_up[] = { 4 }, then_0_1_3_2[] = { 0, 1, 3, 2 };
 
-  for (guint a = 0; a < G_N_ELEMENTS (algorithms); a++)
+  for (guint a = 0; a < G_N_ELEMENTS (every_algorithm); a++)
     {
-      g_autoptr(MbBalancer) balancer = balancer_new (algorithms[a], 5, NULL, backup);
+      g_autoptr(MbBalancer) balancer = balancer_new (every_algorithm[a], 5, NULL, backup);
 
+      for (guint k = 0; k < 200; k++)
+        pick_in (balancer, live, spread_key (k), primaries, 3, backups, 2);
       mb_balancer_set_down (balancer, 0, TRUE);
       for (guint k = 0; k < 200; k++)
-        pick_in (balancer, live, spread_key (k),
-                 primaries_up, 2, NULL, 0);
+        pick_in (balancer, live, spread_key (k), primaries_up, 2, then_0, 3);
       mb_balancer_set_down (balancer, 1, TRUE);
       mb_balancer_set_down (balancer, 3, TRUE);
       for (guint k = 0; k < 200; k++)
-        pick_in (balancer, live, spread_key (k),
-                 backups, 2, NULL, 0);
+        pick_in (balancer, live, spread_key (k), backups, 2, primaries_down, 3);
       mb_balancer_set_down (balancer, 2, TRUE);
+      for (guint k = 0; k < 200; k++)
+        pick_in (balancer, live, spread_key (k), backup_4_up, 1, then_0_1_3_2, 4);
       mb_balancer_set_down (balancer, 4, TRUE);
       for (guint k = 0; k < 200; k++)
-        pick_in (balancer, live, spread_key (k),
-                 primaries, 3, backups, 2);
+        pick_in (balancer, live, spread_key (k), primaries, 3, backups, 2);
+    }
+}
+END_TEST
+
+/* The rule of balancer.h, written out the long way: the tier, then the up
+ * backups outside it, then the down primaries outside it, then the down
+ * backups outside it. */
+static void
+expected_plan (const gboolean *backup, const gboolean *down, guint n,
+               guint *tier, guint *n_tier, guint *tail, guint *n_tail)
+{
+  gboolean in_tier[MAX_BACKENDS] = { FALSE };
+
+  gboolean any_up = FALSE, any_primary_up = FALSE, any_primary = FALSE;
+
+  for (guint i = 0; i < n; i++)
+    {
+      any_up |= !down[i];
+      any_primary_up |= !backup[i] && !down[i];
+      any_primary |= !backup[i];
+    }
+  *n_tier = *n_tail = 0;
+  for (guint i = 0; i < n; i++)
+    if (any_primary_up ? !backup[i] && !down[i]
+        : any_up ? !down[i]
+        : any_primary ? !backup[i]
+        : TRUE)
+      tier[(*n_tier)++] = i;
+  for (guint t = 0; t < *n_tier; t++)
+    in_tier[tier[t]] = TRUE;
+  for (guint i = 0; i < n; i++)
+    if (!in_tier[i] && backup[i] && !down[i])
+      tail[(*n_tail)++] = i;
+  for (guint i = 0; i < n; i++)
+    if (!in_tier[i] && !backup[i] && down[i])
+      tail[(*n_tail)++] = i;
+  for (guint i = 0; i < n; i++)
+    if (!in_tier[i] && backup[i] && down[i])
+      tail[(*n_tail)++] = i;
+}
+
+/* Backends go down and up at random: after each change, every
+ * algorithm's plans follow the rule above and hold every backend. */
+START_TEST (test_plans_follow_random_changes)
+{
+  const gboolean backup[] = { FALSE, TRUE, FALSE, FALSE, TRUE, TRUE, FALSE };
+  const guint n = G_N_ELEMENTS (backup);
+  const guint live[] = { 4, 0, 2, 2, 1, 0, 3 };
+
+  for (guint a = 0; a < G_N_ELEMENTS (every_algorithm); a++)
+    {
+      g_autoptr(MbBalancer) balancer = balancer_new (every_algorithm[a], n, NULL, backup);
+      g_autoptr(GRand) rand = g_rand_new_with_seed (17 + a);
+      gboolean down[MAX_BACKENDS] = { FALSE };
+
+      mb_balancer_set_seed (balancer, 5);
+      for (guint change = 0; change < 500; change++)
+        {
+          guint tier[MAX_BACKENDS], tail[MAX_BACKENDS], n_tier, n_tail;
+          guint i = (guint) g_rand_int_range (rand, 0, (gint32) n);
+
+          down[i] = !down[i];
+          mb_balancer_set_down (balancer, i, down[i]);
+          expected_plan (backup, down, n, tier, &n_tier, tail, &n_tail);
+          for (guint k = 0; k < 8; k++)
+            pick_in (balancer, live, spread_key (change * 8 + k), tier, n_tier, tail, n_tail);
+        }
     }
 }
 END_TEST
@@ -406,17 +533,17 @@ END_TEST
 START_TEST (test_least_connections_down)
 {
   const guint live[] = { 0, 5, 5, 6 };
-  const guint up[] = { 1, 2, 3 };
+  const guint up[] = { 1, 2, 3 }, down[] = { 0 };
   g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_LEAST_CONNECTIONS, 4, NULL, NULL);
 
   ck_assert_uint_eq (pick_all (balancer, live, 0, 4), 0);
   mb_balancer_set_down (balancer, 0, TRUE);
   for (guint k = 0; k < 10; k++)
     {
-      guint first = pick_in (balancer, live, 0, up, 3, NULL, 0);
+      guint first = pick_in (balancer, live, 0, up, 3, down, 1);
 
       ck_assert (first == 1 || first == 2);
-      ck_assert_uint_ne (pick_in (balancer, live, 0, up, 3, NULL, 0), first);
+      ck_assert_uint_ne (pick_in (balancer, live, 0, up, 3, down, 1), first);
     }
 }
 END_TEST
@@ -501,13 +628,13 @@ END_TEST
 START_TEST (test_random_two_one_eligible)
 {
   const guint live[] = { 0, 9, 0 };
-  const guint only[] = { 1 };
+  const guint only[] = { 1 }, down[] = { 0, 2 };
   g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_RANDOM_TWO, 3, NULL, NULL);
 
   mb_balancer_set_down (balancer, 0, TRUE);
   mb_balancer_set_down (balancer, 2, TRUE);
   for (guint k = 0; k < 100; k++)
-    pick_in (balancer, live, 0, only, 1, NULL, 0);
+    pick_in (balancer, live, 0, only, 1, down, 2);
 }
 END_TEST
 
@@ -682,9 +809,13 @@ balancer_suite (void)
   tcase_add_test (rr, test_round_robin_backup_change_keeps_sequence);
   suite_add_tcase (suite, rr);
 
+  tcase_add_test (tiers, test_backup_after_the_primaries);
+  tcase_add_test (tiers, test_down_primary_after_the_backups);
+  tcase_add_test (tiers, test_primaries_down_backups_up);
   tcase_add_test (tiers, test_backups);
   tcase_add_test (tiers, test_all_down_only_backups);
-  tcase_add_test (tiers, test_every_algorithm_keeps_to_the_tier);
+  tcase_add_test (tiers, test_every_algorithm_plans_every_backend);
+  tcase_add_test (tiers, test_plans_follow_random_changes);
   suite_add_tcase (suite, tiers);
 
   tcase_add_test (lc, test_least_connections);
