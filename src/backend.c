@@ -6,18 +6,33 @@
 #include "log.h"
 #include "worker.h"
 
+/* The summary of the connect failures that failure_log kept out of the log. */
+static void
+log_failures (guint64 count, guint seconds, gpointer data)
+{
+  MbBackend *backend = data;
+  g_autofree gchar *text = mb_rate_limit_count (count);
+
+  mb_log (G_LOG_LEVEL_WARNING, "MB_FRONTEND", backend->frontend->config->title,
+          "MB_BACKEND", backend->config->title, NULL,
+          "frontend %s: backend %s: %s more connect failure%s in the last %u s",
+          backend->frontend->config->title, backend->config->title, text, count == 1 ? "" : "s", seconds);
+}
+
 void
 mb_backend_init (MbBackend *backend, MbFrontend *frontend, guint index, const MbBackendConfig *config)
 {
   backend->config = config;
   backend->frontend = frontend;
   backend->index = index;
+  mb_rate_limit_init (&backend->failure_log, MB_RATE_LIMIT_INTERVAL_MS, log_failures, backend);
 }
 
 void
 mb_backend_clear (MbBackend *backend)
 {
   mb_worker_clear_source (&backend->revive);
+  mb_rate_limit_clear (&backend->failure_log);
 }
 
 gboolean

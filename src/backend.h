@@ -14,6 +14,7 @@
 #include <glib.h>
 
 #include "config.h"
+#include "ratelimit.h"
 
 G_BEGIN_DECLS
 
@@ -25,6 +26,7 @@ typedef struct {
   guint index;                     /* in the frontend's backends and balancer */
   gint live;                       /* sessions connecting or relaying to it (atomic) */
   gint failing;                    /* failed connects not yet cleared by a success (atomic) */
+  MbRateLimit failure_log;         /* the sessions' "connect failed" lines (any thread) */
   /* Main thread only: */
   guint fails;                     /* failed connects in the current window */
   gint64 window_start;             /* monotonic, microseconds */

@@ -338,6 +338,18 @@ mb_frontend_session_ended (MbFrontend *frontend)
   mb_worker_run_on_main (wake_held, NULL);
 }
 
+/* The summary of the clients that no_backend_log kept out of the log. */
+static void
+log_no_backend (guint64 count, guint seconds, gpointer data)
+{
+  MbFrontend *frontend = data;
+  g_autofree gchar *text = mb_rate_limit_count (count);
+
+  mb_log (G_LOG_LEVEL_WARNING, "MB_FRONTEND", frontend->config->title, NULL,
+          "frontend %s: %s more client%s closed because no backend accepted the connection in the last %u s",
+          frontend->config->title, text, count == 1 ? "" : "s", seconds);
+}
+
 MbFrontend *
 mb_frontend_new (const MbFrontendConfig *config)
 {
@@ -348,6 +360,7 @@ mb_frontend_new (const MbFrontendConfig *config)
   frontend->n_backends = config->backends->len;
   frontend->backends = g_new0 (MbBackend, frontend->n_backends);
   frontend->backend_live = g_new0 (guint, frontend->n_backends);
+  mb_rate_limit_init (&frontend->no_backend_log, MB_RATE_LIMIT_INTERVAL_MS, log_no_backend, frontend);
   for (guint i = 0; i < frontend->n_backends; i++)
     {
       const MbBackendConfig *backend = config->backends->pdata[i];
@@ -488,6 +501,7 @@ mb_frontend_free (MbFrontend *frontend)
   g_ptr_array_unref (frontend->listeners);
   for (guint i = 0; i < frontend->n_backends; i++)
     mb_backend_clear (&frontend->backends[i]);
+  mb_rate_limit_clear (&frontend->no_backend_log);
   g_free (frontend->backends);
   g_free (frontend->backend_live);
   mb_balancer_free (frontend->balancer);

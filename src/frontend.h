@@ -15,6 +15,7 @@
 #include "balancer.h"
 #include "config.h"
 #include "health.h"
+#include "ratelimit.h"
 
 G_BEGIN_DECLS
 
@@ -26,6 +27,7 @@ struct MbFrontend {
   MbBackend *backends;             /* n_backends, in the config's order */
   guint n_backends;
   gint live;                       /* sessions of this frontend (atomic: they end on workers) */
+  MbRateLimit no_backend_log;      /* "no backend accepted" lines (any thread) */
   /* private */
   GPtrArray *listeners;
   gint held;                       /* at a max_connections limit: not accepting (atomic) */

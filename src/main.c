@@ -271,5 +271,6 @@ main (int argc, char **argv)
   daemon.frontends = g_ptr_array_new_with_free_func ((GDestroyNotify) mb_frontend_free);
   status = run (&daemon);
   g_ptr_array_unref (daemon.frontends);
+  mb_log_shutdown ();
   return status;
 }

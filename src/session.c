@@ -207,7 +207,8 @@ static void try_connect (Session *session);
 static void
 attempt_failed (Session *session, const gchar *reason)
 {
-  mb_log (G_LOG_LEVEL_WARNING, "MB_FRONTEND", frontend_title (session), "MB_CLIENT", client_name (session),
+  if (mb_rate_limit_allow (&session->counted->failure_log))
+    mb_log (G_LOG_LEVEL_WARNING, "MB_FRONTEND", frontend_title (session), "MB_CLIENT", client_name (session),
           "MB_BACKEND", session->backend_config->title, "MB_BACKEND_ADDRESS", backend_name (session), NULL,
           "frontend %s: %s: backend %s (%s): connect failed: %s", frontend_title (session),
           client_name (session), session->backend_config->title, backend_name (session), reason);
@@ -334,7 +335,8 @@ try_connect (Session *session)
       return;
     }
 
-  mb_log (G_LOG_LEVEL_WARNING, "MB_FRONTEND", config->title, "MB_CLIENT", client_name (session), NULL,
+  if (mb_rate_limit_allow (&session->frontend->no_backend_log))
+    mb_log (G_LOG_LEVEL_WARNING, "MB_FRONTEND", config->title, "MB_CLIENT", client_name (session), NULL,
           "frontend %s: %s: no backend accepted the connection; closing the client",
           config->title, client_name (session));
   session_end (session);

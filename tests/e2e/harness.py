@@ -740,12 +740,17 @@ class Daemon:
     Writes `config` (str or bytes) to <directory>/<filename>; start() runs
     `MB_BINARY <args> -c FILE` with our NOTIFY_SOCKET, stderr to a file, and
     waits for READY=1.  Killed and reaped in the test's cleanup whatever happens.
+
+    stderr_pipe=True gives the daemon a pipe as stderr instead, which nobody
+    reads until read_stderr() starts copying it into the same file (stderr()
+    then sees it); the cleanup starts it too, so that a daemon blocked on a
+    full pipe can still exit.
     """
 
     _count = 0
 
     def __init__(self, test, config_text, filename="mini-balancer.conf", args=("-v",),
-                 directory=None, nofile=None, inherit=()):
+                 directory=None, nofile=None, inherit=(), stderr_pipe=False):
         self.test = test
         self.dir = directory or test.tmpdir
         self.config_path = os.path.join(self.dir, filename)
@@ -755,6 +760,9 @@ class Daemon:
         self.args = list(args)
         self.nofile = nofile      # RLIMIT_NOFILE (soft and hard) for the daemon
         self.inherit = list(inherit)  # [(socket, name)] passed as systemd would (fd 3, 4, ...)
+        self.stderr_pipe = stderr_pipe
+        self._pipe_read = None        # our end of the stderr pipe
+        self._pipe_reader = None      # the thread copying it to stderr_path, once started
         self.proc = None
         self.notify = None
         self.returncode = None
@@ -802,16 +810,53 @@ class Daemon:
             for i, fd in enumerate(high):
                 os.dup2(fd, 3 + i)
                 os.close(fd)
+        pipe_write = None
+        if self.stderr_pipe:
+            self._pipe_read, pipe_write = os.pipe()
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
-            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                         env=env, cwd=self.dir, close_fds=True,
-                                         pass_fds=pass_fds, preexec_fn=preexec)
+            try:
+                self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
+                                             stderr=err if pipe_write is None else pipe_write,
+                                             env=env, cwd=self.dir, close_fds=True,
+                                             pass_fds=pass_fds, preexec_fn=preexec)
+            finally:
+                if pipe_write is not None:
+                    os.close(pipe_write)     # the daemon holds the only writing end
         _live_processes.add(self.proc)
         self.test.addCleanup(self._cleanup)
         return self
 
-    def stderr(self):
-        return _tail(self.stderr_path, 1 << 20)
+    def stderr(self, limit=1 << 20):
+        return _tail(self.stderr_path, limit)
+
+    def stderr_pipe_size(self):
+        """The capacity of the stderr pipe (stderr_pipe=True), in bytes."""
+        return fcntl.fcntl(self._pipe_read, fcntl.F_GETPIPE_SZ)
+
+    def read_stderr(self):
+        """Start copying the stderr pipe (stderr_pipe=True) into stderr_path, in
+        a thread, until the daemon closes it.  Idempotent."""
+        if self._pipe_read is None or self._pipe_reader is not None:
+            return
+
+        def copy(fd):
+            with open(self.stderr_path, "ab") as out:
+                for _ in range(1 << 24):
+                    data = os.read(fd, 65536)
+                    if not data:
+                        return
+                    out.write(data)
+                    out.flush()
+        self._pipe_reader = threading.Thread(target=copy, args=(self._pipe_read,), daemon=True,
+                                             name="daemon-stderr")
+        self._pipe_reader.start()
+
+    def _close_stderr_pipe(self):
+        if self._pipe_reader is not None:
+            self._pipe_reader.join(5)
+        if self._pipe_read is not None and not (self._pipe_reader and self._pipe_reader.is_alive()):
+            os.close(self._pipe_read)
+        self._pipe_read = None
 
     def running(self):
         return self.proc.poll() is None
@@ -878,6 +923,7 @@ class Daemon:
             pass        # killed below; the log still has the errors found so far
 
     def _cleanup(self):
+        self.read_stderr()
         if VALGRIND and self.proc.poll() is None:
             self._stop_for_leak_check()
         if self.proc.poll() is None:
@@ -887,6 +933,7 @@ class Daemon:
             except subprocess.TimeoutExpired:
                 pass
         _live_processes.discard(self.proc)
+        self._close_stderr_pipe()
         if self.notify:
             self.notify.close()
         # A sanitizer build reports memory errors, leaks and undefined
