@@ -8,6 +8,7 @@
 
 #include "address.h"
 #include "error.h"
+#include "fds.h"
 #include "frontend.h"
 #include "log.h"
 #include "notify.h"
@@ -208,6 +209,28 @@ is_peer_errno (gint errnum)
          || errnum == EINTR;
 }
 
+/* Takes the next session's two descriptors from the budget (fds.h),
+ * emptying the pipe pool if need be.  FALSE when they are not to be had:
+ * the listener rests and its clients wait in the backlog, so that every
+ * client accepted has its backend socket. */
+static gboolean
+take_session_fds (Listener *listener)
+{
+  g_autofree gchar *what = NULL;
+  g_autoptr(GError) error = NULL;
+  MbFdsFigures f;
+
+  if (mb_fds_session_take () || (mb_pipes_trim () && mb_fds_session_take ()))
+    return TRUE;
+  mb_fds_get_figures (&f);
+  what = g_strdup_printf ("accept on %s", listener->name);
+  error = g_error_new (G_IO_ERROR, G_IO_ERROR_TOO_MANY_OPEN_FILES,
+                       "no descriptors left for another session (%u in use, %u kept in reserve, "
+                       "limit %" G_GUINT64_FORMAT ")", f.in_use, f.reserve, f.limit);
+  mb_frontend_pause (listener->frontend, what, error);
+  return FALSE;
+}
+
 static void
 on_incoming (MbPollerHandle *handle, GIOCondition condition)
 {
@@ -226,6 +249,8 @@ on_incoming (MbPollerHandle *handle, GIOCondition condition)
           update_accepting (frontend);   /* unwatches this listener */
           return;
         }
+      if (!take_session_fds (listener))
+        return;
       /* accept4 rather than g_socket_accept(): one system call instead of
        * eight (GSocket asks the new socket for its type, addresses and
        * options), and no object to allocate per connection. */
@@ -242,6 +267,7 @@ on_incoming (MbPollerHandle *handle, GIOCondition condition)
           continue;
         }
       errnum = errno;
+      mb_fds_session_give ();   /* no session after all */
       if (errnum == EAGAIN || errnum == EWOULDBLOCK)
         break;
       if (is_peer_errno (errnum))

@@ -5,6 +5,9 @@
  * its own loop.  We own the accept instead of using GSocketService, which on
  * an accept error (EMFILE, ENFILE) logs and retries at once in a tight loop:
  * here such an error pauses that listener briefly, logging once per pause.
+ * So does a descriptor budget (fds.h) without room for another session's
+ * two descriptors: a client is accepted only when its backend socket is
+ * sure to be had.
  */
 #pragma once
 

@@ -8,6 +8,7 @@
 
 #include "address.h"
 #include "backend.h"
+#include "fds.h"
 #include "frontend.h"
 #include "health.h"
 #include "poller.h"
@@ -41,7 +42,10 @@ end_attempt (Check *check)
 {
   mb_poller_forget (&check->watch);   /* closed just below */
   if (check->fd >= 0)
-    close (check->fd);
+    {
+      close (check->fd);
+      mb_fds_check_give ();
+    }
   check->fd = -1;
   check->sent = 0;
   if (check->answer != NULL)
@@ -176,7 +180,14 @@ on_due (gpointer data)
 
   g_clear_pointer (&check->timer, g_source_unref);
   check->timer = mb_worker_timeout ((guint) check->health->config->timeout_ms, on_timeout, check);
-  check->fd = mb_address_socket (address);
+  /* Its descriptor from the budget (fds.h) first: a check never takes
+   * one that an accepted session counts on. */
+  if (mb_fds_check_take ())
+    {
+      check->fd = mb_address_socket (address);
+      if (check->fd < 0)
+        mb_fds_check_give ();
+    }
   if (check->fd < 0)
     {
       /* Out of descriptors or memory ourselves: says nothing of the

@@ -7,7 +7,9 @@
  * timeout).  The whole check must finish within timeout.  fall consecutive
  * failures mark the backend down, rise consecutive successes mark it up
  * again (backend.h); backends start up.  Checks of one frontend are spread
- * over the interval rather than all at once.
+ * over the interval rather than all at once.  A check's socket counts in
+ * the descriptor budget (fds.h); without room there, or without a
+ * descriptor at all, the check skips its turn with no verdict.
  */
 #pragma once
 

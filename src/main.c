@@ -15,6 +15,7 @@
 #include <glib-unix.h>
 
 #include "config.h"
+#include "fds.h"
 #include "frontend.h"
 #include "log.h"
 #include "notify.h"
@@ -113,6 +114,8 @@ run (Daemon *daemon)
 {
   g_autofree gchar *status = NULL;
   g_autofree gchar *summary = NULL;
+  g_autofree gchar *relay_path = NULL;
+  g_autofree gchar *budget = NULL;
   g_autoptr(MbInherited) inherited = NULL;
   g_autoptr(GError) error = NULL;
   guint signals[3];
@@ -168,6 +171,16 @@ run (Daemon *daemon)
   signals[2] = g_unix_signal_add (SIGHUP, on_hangup, daemon);
   mb_session_set_idle_callback (on_sessions_idle, daemon);
 
+  /* All the daemon holds for good is open now: the descriptor budget
+   * starts from it, and says which relay path that leaves (fds.h). */
+  mb_fds_set_base (mb_fds_count_held (mb_fds_estimate (daemon->config, mb_workers_count ())));
+  mb_privileges_check_fd_limit (daemon->config);
+  relay_path = mb_pipes_describe ();
+  g_message ("relay: %s", relay_path);
+  budget = mb_fds_describe ();
+  mb_log (G_LOG_LEVEL_DEBUG, NULL, "descriptors: %s; pipes leave room for min (max_connections - sessions, %d) "
+          "more sessions", budget, MB_FDS_HEADROOM);
+
   for (guint i = 0; i < daemon->frontends->len; i++)
     mb_frontend_start (daemon->frontends->pdata[i]);
   summary = mb_frontend_summary ();
@@ -216,7 +229,6 @@ main (int argc, char **argv)
   g_autoptr(GError) error = NULL;
   g_autoptr(MbConfig) config = NULL;
   Daemon daemon = { 0 };
-  guint64 fd_limit, fd_spare;
   int status;
 
   signal (SIGPIPE, SIG_IGN);
@@ -257,15 +269,7 @@ main (int argc, char **argv)
     }
 
   mb_log_set_level (MIN (config->log_level + (guint) verbosity, MB_LOG_LEVEL_DEBUG));
-  fd_limit = mb_privileges_raise_fd_limit (config);
-  /* Pipes for splice() take only descriptors that max_connections sessions
-   * can never need, so a pipe can never cost a client its connection;
-   * without such room the relay copies (same behaviour, more CPU). */
-  fd_spare = fd_limit > mb_privileges_fds_needed (config) ? fd_limit - mb_privileges_fds_needed (config) : 0;
-  mb_pipes_set_limit ((guint) MIN (fd_spare / 2, 65536));
-  if (mb_pipes_enabled () && fd_spare < 2)
-    mb_log (G_LOG_LEVEL_INFO, NULL, "splice() not used: the descriptor limit (%" G_GUINT64_FORMAT
-            ") leaves no room beyond max_connections sessions for pipes", fd_limit);
+  mb_fds_init (mb_privileges_raise_fd_limit (), config->max_connections);
   mb_frontend_set_global_limit (config->max_connections);
   daemon.config = config;
   daemon.frontends = g_ptr_array_new_with_free_func ((GDestroyNotify) mb_frontend_free);

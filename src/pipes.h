@@ -8,10 +8,13 @@
  * closed once the daemon has been quiet a while (mb_pipes_trim from trim.c)
  * so that an idle daemon holds only its start-up descriptors.
  *
- * The number of pipes in use and pooled is bounded in all (main.c gives them
- * only descriptors that max_connections sessions can never need): past it, mb_pipes_take() says no and the
- * relay uses its buffered pump, so pipes can never starve accept() of
- * descriptors.  One pool and one bound for all threads.
+ * Every pipe, in use or pooled, holds two descriptors of the descriptor
+ * budget (fds.h), and one is made only while the budget keeps room for the
+ * sessions still to come: otherwise mb_pipes_take() says no and the relay
+ * uses its buffered pump (same bytes, more CPU).  The accept loop empties
+ * the pool before it lets a client wait for want of descriptors, so a pipe
+ * can delay an accept but never cost an accepted client its connection.
+ * One pool and one budget for all threads.
  */
 #pragma once
 
@@ -26,21 +29,28 @@ typedef struct {
   int read_fd, write_fd;
 } MbPipe;
 
-/* Whether the splice path is on (Linux, and MB_RELAY_SPLICE is not "0"). */
+/* Whether the splice path is on: Linux, MB_RELAY_SPLICE is not "0", and
+ * the descriptor budget leaves room for pipes at all (fds.h). */
 gboolean mb_pipes_enabled (void);
-/* Sets the bound on pipes in use and pooled, for all threads. */
-void mb_pipes_set_limit (guint max_pipes);
+/* The relay path in use and why, for the start-up line: "splice() through
+ * pipes (descriptor limit 20000; 31 held at start, reserve 64; sessions
+ * take 2 each)", "copying through buffers (MB_RELAY_SPLICE=0)"...  Call
+ * once the budget's base is set.  Newly allocated. */
+gchar *mb_pipes_describe (void);
+/* Pipes in the pool now (they count among the budget's open pipes). */
+guint mb_pipes_pooled (void);
 
-/* Fills PIPE with an empty pipe; FALSE at the bound or when the system
- * cannot make one (the caller then copies through its buffer). */
+/* Fills PIPE with an empty pipe; FALSE when the budget has no room for one
+ * or the system cannot make one (the caller then copies through its
+ * buffer). */
 gboolean mb_pipes_take (MbPipe *pipe);
 /* Gives back an empty pipe. */
 void mb_pipes_give (MbPipe *pipe);
 /* Closes a pipe that may still hold bytes (a session ended mid-flight). */
 void mb_pipes_discard (MbPipe *pipe);
 /* Closes the pooled pipes; TRUE when there were any.  Called once the
- * daemon is quiet, and when a descriptor is short: pooled pipes are a
- * cache, sessions come first. */
+ * daemon is quiet (trim.h), and when a descriptor is short: pooled pipes are a
+ * cache, sessions come first.  From any thread. */
 gboolean mb_pipes_trim (void);
 
 G_END_DECLS

@@ -7,24 +7,14 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "fds.h"
 #include "log.h"
 #include "privileges.h"
 
-/* Descriptors needed besides two per session: listeners, the main loop's
- * eventfds, stdio, the journal, resolver sockets... */
-#define FD_RESERVE 64
-
 guint64
-mb_privileges_fds_needed (const MbConfig *config)
-{
-  return 2 * (guint64) config->max_connections + config->frontends->len + FD_RESERVE;
-}
-
-guint64
-mb_privileges_raise_fd_limit (const MbConfig *config)
+mb_privileges_raise_fd_limit (void)
 {
   struct rlimit limit;
-  guint64 needed = mb_privileges_fds_needed (config);
 
   if (getrlimit (RLIMIT_NOFILE, &limit) < 0)
     return 1024;
@@ -40,11 +30,20 @@ mb_privileges_raise_fd_limit (const MbConfig *config)
           limit.rlim_cur = before;
         }
     }
-  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < needed)
-    g_warning ("the descriptor limit (%lu) cannot hold max_connections = %u (about %" G_GUINT64_FORMAT
-               " descriptors: 2 per session): raise LimitNOFILE= or ulimit -n, or lower max_connections",
-               (gulong) limit.rlim_cur, config->max_connections, needed);
   return limit.rlim_cur == RLIM_INFINITY ? G_MAXUINT64 : (guint64) limit.rlim_cur;
+}
+
+void
+mb_privileges_check_fd_limit (const MbConfig *config)
+{
+  MbFdsFigures f;
+
+  mb_fds_get_figures (&f);
+  if (f.room < config->max_connections)
+    g_warning ("the descriptor limit (%" G_GUINT64_FORMAT ") holds %u sessions, fewer than max_connections = %u "
+               "(%d descriptors per session, besides %u held at start and %u kept in reserve): "
+               "raise LimitNOFILE= or ulimit -n, or lower max_connections",
+               f.limit, f.room, config->max_connections, MB_FDS_SESSION, f.base, f.reserve);
 }
 
 gboolean

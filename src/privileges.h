@@ -13,13 +13,13 @@
 
 G_BEGIN_DECLS
 
-/* Raises RLIMIT_NOFILE's soft limit to the hard limit and warns when the
- * hard limit cannot hold CONFIG's max_connections.  Returns the soft limit
- * now in force (G_MAXUINT64: none). */
-guint64 mb_privileges_raise_fd_limit (const MbConfig *config);
-/* Descriptors CONFIG's max_connections sessions may need: two each, plus
- * listeners and a reserve for the daemon's own. */
-guint64 mb_privileges_fds_needed (const MbConfig *config);
+/* Raises RLIMIT_NOFILE's soft limit to the hard limit.  Returns the soft
+ * limit now in force (G_MAXUINT64: none). */
+guint64 mb_privileges_raise_fd_limit (void);
+/* Warns when that limit cannot hold CONFIG's max_connections sessions
+ * besides what the daemon holds and keeps in reserve: call once the
+ * descriptor budget knows its base (fds.h). */
+void mb_privileges_check_fd_limit (const MbConfig *config);
 
 /* Switches to CONFIG's user and group (setgroups, setgid, setuid, each
  * checked, and checked that root cannot be regained).  Without a user or

@@ -9,6 +9,7 @@
 
 #include "address.h"
 #include "error.h"
+#include "fds.h"
 #include "log.h"
 #include "pipes.h"
 #include "poller.h"
@@ -139,6 +140,7 @@ session_end (Session *session)
   stop_connecting (session, FALSE);
   g_clear_pointer (&session->relay, mb_relay_free);
   close_fd (&session->client);
+  mb_fds_session_give ();   /* taken by the accept loop */
   if (session->order != session->order_here)
     g_free (session->order);
   g_free (session->client_name);

@@ -18,7 +18,9 @@
 
 G_BEGIN_DECLS
 
-/* Takes ownership of CLIENT, an accepted non-blocking socket from PEER.
+/* Takes ownership of CLIENT, an accepted non-blocking socket from PEER,
+ * and of the two descriptors the accept loop took for it from the budget
+ * (fds.h: client and backend socket), given back when the session ends.
  * Called on the accepting (main) thread: plans the backends to try and
  * hands the session to a worker (worker.h). */
 void mb_session_start (MbFrontend *frontend, int client, const struct sockaddr *peer, socklen_t peer_len);

@@ -589,9 +589,9 @@ def frontend(title, bind, backends, **options):
 
 def config(*frontends, **options):
     """A whole configuration: global options (shutdown_timeout="1s") then sections.
-    max_connections is 1000 unless given: the daemon gives splice() pipes only
-    descriptors that max_connections sessions cannot need, and the default
-    10000 would take all of a 20000-descriptor hard limit (no splice path)."""
+    max_connections is 1000 unless given: a 20000-descriptor limit (a shell's)
+    holds that many sessions, where the daemon warns at start-up that it
+    cannot hold the default 10000."""
     options.setdefault("max_connections", 1000)
     head = "".join(f"{k} = {v}\n" for k, v in options.items())
     return head + "\n" + "\n".join(frontends)

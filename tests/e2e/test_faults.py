@@ -68,6 +68,15 @@ def daemon_nofile(n):
     return n
 
 
+def with_reserve(n):
+    """The RLIMIT_NOFILE under which the daemon's descriptor budget is N:
+    it keeps clamp(limit / 16, 4, 64) descriptors in reserve (src/fds.c)."""
+    for limit in range(n, n + 65):
+        if limit - min(max(limit // 16, 4), 64) == n:
+            return limit
+    raise AssertionError(f"no descriptor limit leaves a budget of {n}")
+
+
 # --------------------------------------------------------------------------
 # Daemon state
 
@@ -482,8 +491,9 @@ class Faults(harness.TestCase):
     # (d) ------------------------------------------------------------------
     def test_descriptor_limit_with_300_connections(self):
         """RLIMIT_NOFILE=128 against 300 concurrent clients: no crash, no
-        altered bytes, every client served or closed, few closed, and full
-        recovery (new client served, descriptors back to the baseline)."""
+        altered bytes, every client served (those over the limit wait in the
+        backlog), and full recovery (new client served, descriptors back to
+        the baseline)."""
         clients = 300
         backend = self.server(echo, "echo")
         front, mb = self.start_daemon(backend, nofile=128)
@@ -545,23 +555,24 @@ class Faults(harness.TestCase):
                          f"{dict(ends)} in all, in {elapsed:.2f} s\n")
         self.assertEqual(sum(ends.values()), clients)
         self.assertLessEqual(at_limit, 64, "more sessions than 128 descriptors can hold")
-        # Closing a client is allowed only for the one that hit the shortage,
-        # then accepting pauses for 250 ms: not a stream of accepted-then-dropped ones.
-        # Under valgrind, an accept() whose new descriptor falls in the range
-        # valgrind keeps for itself is closed by valgrind and reported as
-        # EMFILE: that client is dropped too, and the daemon may retry the
-        # accept once after freeing its pooled pipes.  So two per pause there.
-        per_pause = 2 if harness.VALGRIND else 1
-        self.assertLessEqual(ends["closed"], per_pause * (int(elapsed / 0.25) + 1),
-                             f"more clients dropped than 250 ms pauses in {elapsed:.2f} s: {ends}")
+        # A client is accepted only when the descriptor budget (src/fds.c)
+        # has both of its descriptors: none is accepted and then dropped.
+        # (Before the budget: one per 250 ms pause, the one whose accept()
+        # took the last descriptor; under valgrind two, as valgrind's own
+        # descriptors sit just above the limit it shows the daemon.)
+        self.assertEqual(ends["closed"], 0, f"clients accepted and then closed: {ends}")
         wait_fds_back(mb, baseline)
         self.assertEqual(mb.stop(), 0)
 
-    def test_one_spare_descriptor_drops_one_client_per_pause(self):
-        """With exactly one descriptor free, accept() succeeds and the backend
-        socket() fails: that one client is closed and accepting pauses
-        (250 ms).  The clients queued behind it wait, never a burst of them
-        accepted and dropped; once sessions end, the waiting ones are served."""
+    def test_one_spare_descriptor_drops_no_client(self):
+        """With room for `held` sessions and exactly one descriptor more,
+        a client is accepted only when both of its descriptors (client and
+        backend socket) are to be had: the clients queued behind the holders
+        wait in the backlog while accepting pauses (250 ms at a time), none
+        is accepted and then closed for want of a backend socket, and once
+        sessions end the waiting ones are served.  (Before the daemon
+        counted its descriptors, accept() took the last one and that client
+        was closed, one per pause.)"""
         held, queued = 10, 40
         backend = self.echo_backend()
         front = harness.free_addr()
@@ -576,7 +587,9 @@ class Faults(harness.TestCase):
         at_rest = min(samples)
         self.assertEqual(probe.stop(), 0)
 
-        nofile = at_rest + 2 * held + 1      # room for `held` sessions and one more descriptor
+        # Room for `held` sessions and one more descriptor, besides the
+        # reserve the daemon keeps for uncounted uses (src/fds.c).
+        nofile = with_reserve(at_rest + 2 * held + 1)
         front = harness.free_addr()
         directory = harness.make_temp_dir()
         self.addCleanup(harness.remove_temp_dir, directory)
@@ -591,14 +604,12 @@ class Faults(harness.TestCase):
             self.assertEqual(harness.recv_exact(c, 1, timeout=10 * SLOW), b"h", f"holder {i}")
             holders.append(c)
 
-        started = time.monotonic()
         waiting = []
         for i in range(queued):
             c = self.connect(front)
             harness.send_all(c, struct.pack("<I", i))
             waiting.append(c)
         time.sleep(1.5)         # an observation window, not synchronisation
-        closed = []
         readable, _, _ = select.select(waiting, [], [], 0)
         for c in readable:
             c.settimeout(0)
@@ -606,33 +617,22 @@ class Faults(harness.TestCase):
                 data = c.recv(4, socket.MSG_PEEK)
             except OSError:
                 data = b""
-            self.assertEqual(data, b"", "a client over the descriptor limit was served")
-            closed.append(c)
-        elapsed = time.monotonic() - started
-        pauses = int(elapsed / 0.25) + 1
-        sys.stderr.write(f"\none spare descriptor: {len(closed)} of {queued} queued clients "
-                         f"closed in {elapsed:.2f} s (at most one per 250 ms pause: {pauses})\n")
-        self.assertLessEqual(len(closed), pauses + 1,
-                             f"{len(closed)} of {queued} queued clients were accepted and "
-                             f"dropped within {elapsed:.2f} s: more than one per pause")
+            what = "served" if data else "accepted and closed"
+            self.fail(f"queued client {waiting.index(c)}, over the descriptor limit, was {what} "
+                      f"({len(readable)} of {queued} queued clients answered)")
 
         # The holders leave: every client still waiting is served in turn.
         for c in holders:
             c.close()
         for i, c in enumerate(waiting):
-            if c in closed:
-                continue
             c.settimeout(20 * SLOW)
             try:
                 got = c.recv(4)     # 4 bytes sent in one segment come back in one
             except socket.timeout:
                 raise AssertionError(f"queued client {i} neither served nor closed") from None
-            except OSError:
-                got = b""           # the one client of a later shortage: closed
-            if got:
-                self.assertEqual(got, struct.pack("<I", i), f"queued client {i}")
-            c.close()
-        for c in waiting:
+            except OSError as e:
+                raise AssertionError(f"queued client {i} was reset: {e}") from None
+            self.assertEqual(got, struct.pack("<I", i), f"queued client {i}")
             c.close()
         wait_fds_back(mb, baseline)
         self.assertEqual(mb.stop(), 0)
