@@ -16,6 +16,7 @@ Rules kept throughout: every socket operation has a timeout, every loop is
 bounded in iterations and in time, nothing sleeps as synchronisation.
 """
 
+import asyncio
 import atexit
 import collections
 import fcntl
@@ -704,6 +705,29 @@ def wait_for(predicate, timeout, what):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.05)
+
+
+async def until(predicate, timeout, what):
+    """Await PREDICATE on state that an asyncio event loop changes (bounded)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+def accept_queue(mb, addr):
+    """Connections waiting in the daemon's listen backlog on ADDR, an IPv4
+    address (the rx_queue of its LISTEN line in /proc/PID/net/tcp)."""
+    host = "".join(f"{int(part):02X}" for part in reversed(addr.host.split(".")))
+    local = f"{host}:{addr.port:04X}"
+    with open(f"/proc/{mb.proc.pid}/net/tcp") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            if fields[1] == local and fields[3] == "0A":
+                return int(fields[4].split(":")[1], 16)
+    raise AssertionError(f"no listening socket on {addr}")
 
 
 def open_files(mb):

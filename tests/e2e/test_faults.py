@@ -88,14 +88,6 @@ def wait_fds_back(mb, baseline, timeout=DRAIN_TIMEOUT):
     harness.wait_fds_back(mb, baseline, timeout)
 
 
-async def until(predicate, timeout, what):
-    """Await a condition on state the event loop changes (bounded)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.01)
-
 
 # --------------------------------------------------------------------------
 # asyncio clients and backends (non-blocking sockets, loop.sock_* calls).
@@ -341,7 +333,7 @@ class Faults(harness.TestCase):
             share = sum(sizes) // 2
             doomed.stalled = asyncio.Event()
             doomed.stall_at = share // 4
-            await until(lambda: doomed.bytes_in >= share // 4, 60 * SLOW,
+            await harness.until(lambda: doomed.bytes_in >= share // 4, 60 * SLOW,
                         "the doomed backend to receive a quarter of its share")
             cut, unused = await doomed.kill()
             ends = await asyncio.gather(*tasks)
@@ -413,7 +405,7 @@ class Faults(harness.TestCase):
         async def one_round():
             await asyncio.gather(*(client() for _ in range(per_round)))
             # Every reset reaches the backend side: the daemon closes it.
-            await until(lambda: hose.open == 0, DRAIN_TIMEOUT,
+            await harness.until(lambda: hose.open == 0, DRAIN_TIMEOUT,
                         "the daemon to close the backend side of every reset session")
 
         rss = [mb.rss_kib()]
@@ -455,7 +447,7 @@ class Faults(harness.TestCase):
             backend.start()
             socks = await asyncio.gather(*(a_connect(front) for _ in range(idle)))
             try:
-                await until(lambda: backend.accepted >= idle, 30 * SLOW,
+                await harness.until(lambda: backend.accepted >= idle, 30 * SLOW,
                             f"{idle} sessions to reach the backend")
                 started = time.monotonic()
                 s = await a_connect(front)
@@ -478,7 +470,7 @@ class Faults(harness.TestCase):
             finally:
                 for t in socks:
                     t.close()
-            await until(lambda: backend.open == 0, DRAIN_TIMEOUT,
+            await harness.until(lambda: backend.open == 0, DRAIN_TIMEOUT,
                         "the silent sessions to end once their clients left")
             await backend.close()
             return elapsed
@@ -531,14 +523,14 @@ class Faults(harness.TestCase):
             started = time.monotonic()
             tasks = [asyncio.create_task(client(i)) for i in range(clients)]
             # The daemon fills its descriptors (about 60 sessions fit) ...
-            await until(lambda: len(served) >= 40, 30 * SLOW, "40 clients to be served")
+            await harness.until(lambda: len(served) >= 40, 30 * SLOW, "40 clients to be served")
             self.assertTrue(mb.running())
             at_limit = len(served)
             # ... then the served clients leave, and the waiting ones get in.
             go.set()
             ends = collections.Counter(await asyncio.gather(*tasks))
             elapsed = time.monotonic() - started
-            await until(lambda: backend.open == 0, DRAIN_TIMEOUT, "every session to end")
+            await harness.until(lambda: backend.open == 0, DRAIN_TIMEOUT, "every session to end")
 
             p = unique_payload(1, 32 * KiB)
             s = await a_connect(front)
@@ -760,7 +752,7 @@ class Faults(harness.TestCase):
             backend.start()
             socks = await asyncio.gather(*(a_connect(front, 30 * SLOW) for _ in range(sessions)))
             try:
-                await until(lambda: backend.accepted >= sessions, 30 * SLOW,
+                await harness.until(lambda: backend.accepted >= sessions, 30 * SLOW,
                             f"{sessions} sessions to reach the backend")
                 self.assertEqual(backend.open, sessions, "sessions open at once")
                 ends = await asyncio.gather(*(exchange(s, p, 60 * SLOW)
@@ -770,7 +762,7 @@ class Faults(harness.TestCase):
                     s.close()
             for i, (p, e) in enumerate(zip(payloads, ends)):
                 self.assertEqual(verdict(f"session {i}", p, *e), "complete")
-            await until(lambda: backend.open == 0, DRAIN_TIMEOUT, "every session to end")
+            await harness.until(lambda: backend.open == 0, DRAIN_TIMEOUT, "every session to end")
             await backend.close()
 
         asyncio.run(scenario())

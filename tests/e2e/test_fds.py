@@ -66,27 +66,6 @@ def pipes_open(mb, baseline):
                if target.startswith("pipe:"))
 
 
-def accept_queue(mb, addr):
-    """Connections waiting in the daemon's listen backlog on ADDR (the
-    rx_queue of its LISTEN line in /proc/PID/net/tcp)."""
-    host = "".join(f"{int(part):02X}" for part in reversed(addr.host.split(".")))
-    local = f"{host}:{addr.port:04X}"
-    with open(f"/proc/{mb.proc.pid}/net/tcp") as f:
-        next(f)
-        for line in f:
-            fields = line.split()
-            if fields[1] == local and fields[3] == "0A":
-                return int(fields[4].split(":")[1], 16)
-    raise AssertionError(f"no listening socket on {addr}")
-
-
-async def until(predicate, timeout, what):
-    """Await a condition on state the event loop changes (bounded)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 async def read_all(reader, timeout):
@@ -289,7 +268,7 @@ class Fds(harness.TestCase):
             try:
                 # Each stream's two pumps hold a pipe while their receivers wait.
                 try:
-                    await until(lambda: pipes_open(mb, baseline) >= 4 * STREAMS, 20 * SLOW,
+                    await harness.until(lambda: pipes_open(mb, baseline) >= 4 * STREAMS, 20 * SLOW,
                                 "the streams to hold their pipes")
                 except AssertionError:
                     pass            # asserted below, after what matters most
@@ -298,10 +277,10 @@ class Fds(harness.TestCase):
                 tasks += [asyncio.create_task(client(i)) for i in range(clients)]
 
                 def settled():
-                    queued = accept_queue(mb, front)
+                    queued = harness.accept_queue(mb, front)
                     return queued > 0 and len(served) + len(closed) + queued == clients
 
-                await until(settled, 60 * SLOW, "the daemon to stop accepting with every accepted client answered")
+                await harness.until(settled, 60 * SLOW, "the daemon to stop accepting with every accepted client answered")
                 self.assertEqual(closed, [], f"{len(closed)} accepted clients were closed at the limit")
                 at_limit = len(served)
 
@@ -321,14 +300,14 @@ class Fds(harness.TestCase):
                 servers.released.set()
                 for got in await asyncio.gather(*streams):
                     self.assertEqual(got, (len(payload), digest), "backend -> client bytes")
-                await until(lambda: len(servers.received) == STREAMS, 30 * SLOW, "the streams' ends")
+                await harness.until(lambda: len(servers.received) == STREAMS, 30 * SLOW, "the streams' ends")
                 for got in servers.received:
                     self.assertEqual(got, (len(payload), digest), "client -> backend bytes")
                 go.set()
                 ends = await asyncio.gather(*tasks)
                 self.assertEqual(closed, [], f"{len(closed)} accepted clients were closed")
                 self.assertEqual(ends.count("served"), clients)
-                await until(lambda: servers.open == 0, 30 * SLOW, "every session to end")
+                await harness.until(lambda: servers.open == 0, 30 * SLOW, "every session to end")
                 harness.wait_fds_back(mb, baseline, 20 * SLOW)
 
                 reader, writer = await asyncio.open_connection(*front.sockaddr)
@@ -338,7 +317,7 @@ class Fds(harness.TestCase):
                         self.assertEqual(await reader.readexactly(15), b"after the flood")
                 finally:
                     writer.close()
-                await until(lambda: servers.open == 0, 30 * SLOW, "the last session to end")
+                await harness.until(lambda: servers.open == 0, 30 * SLOW, "the last session to end")
                 self.assertEqual(mb.stop(), 0)
                 return at_limit, held, mb.nofile
             finally:

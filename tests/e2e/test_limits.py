@@ -20,19 +20,6 @@ CLIENTS = 40         # more than that: the rest wait in the listen backlog
 WINDOW = 2.0         # seconds of CPU measurement while at the limit
 
 
-def accept_queue(mb, addr):
-    """Connections waiting in the daemon's listen backlog on ADDR (the
-    rx_queue of its LISTEN line in /proc/PID/net/tcp)."""
-    host = "".join(f"{int(part):02X}" for part in reversed(addr.host.split(".")))
-    local = f"{host}:{addr.port:04X}"
-    with open(f"/proc/{mb.proc.pid}/net/tcp") as f:
-        next(f)
-        for line in f:
-            fields = line.split()
-            if fields[1] == local and fields[3] == "0A":
-                return int(fields[4].split(":")[1], 16)
-    raise AssertionError(f"no listening socket on {addr}")
-
 
 class Limits(harness.TestCase):
 
@@ -50,7 +37,7 @@ class Limits(harness.TestCase):
         # The first sessions take every descriptor the daemon may count on
         # (a few stay in reserve); the other clients wait in the backlog.
         def at_limit():
-            queued = accept_queue(mb, front)
+            queued = harness.accept_queue(mb, front)
             return queued > 0 and backend.accepted + queued == CLIENTS
         harness.wait_for(at_limit, 10, f"the daemon to stop accepting at {NOFILE} descriptors")
         harness.send_all(clients[0], b"first")
@@ -73,7 +60,7 @@ class Limits(harness.TestCase):
         # accepted as pauses end: wait until the queue is empty too.
         for c in clients:
             harness.close_quietly(c)
-        harness.wait_for(lambda: accept_queue(mb, front) == 0, 30, "the listen backlog to drain")
+        harness.wait_for(lambda: harness.accept_queue(mb, front) == 0, 30, "the listen backlog to drain")
         harness.wait_fds_back(mb, baseline)
         # Once they are all closed (not before: a client arriving while the
         # last sessions end could be the one closed for want of a descriptor).
