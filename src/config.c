@@ -180,9 +180,14 @@ mb_frontend_config_add_backend (MbFrontendConfig *frontend, const gchar *title,
 
 /* ---- checking and resolving ------------------------------------------- */
 
-static gboolean
-addresses_overlap (const MbFrontendConfig *a, const MbFrontendConfig *b)
+/* The one overlap rule: mb_config_finish() refuses two frontends that
+ * overlap, and reload.c finds with it the old listeners in a new one's way. */
+gboolean
+mb_frontend_config_overlaps (const MbFrontendConfig *a, const MbFrontendConfig *b)
 {
+  g_return_val_if_fail (a != NULL && a->bind_addresses != NULL, FALSE);
+  g_return_val_if_fail (b != NULL && b->bind_addresses != NULL, FALSE);
+
   if (a->bind_port != b->bind_port)
     return FALSE;
   if (a->bind_any || b->bind_any)
@@ -313,7 +318,7 @@ mb_config_finish (MbConfig *config, GPtrArray *errors)
         {
           MbFrontendConfig *b = config->frontends->pdata[j];
 
-          if (b->bind_addresses != NULL && addresses_overlap (a, b))
+          if (b->bind_addresses != NULL && mb_frontend_config_overlaps (a, b))
             mb_config_error (errors, a->file, a->line,
                              "frontend %s: bind_on: %s overlaps frontend %s (%s:%d, %s)",
                              a->title, a->bind_on, b->title, b->file, b->line, b->bind_on);

@@ -114,6 +114,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (MbConfig, mb_config_free)
 
 const gchar *mb_log_level_to_string (MbLogLevel level);
 
+/* Whether two frontends' bind_on addresses can collide (the same port on
+ * the same, or a wildcard, address).  Both must be resolved (bind_addresses
+ * set), as every frontend of a loaded MbConfig is; they may come from
+ * different configurations (reload.h). */
+gboolean mb_frontend_config_overlaps (const MbFrontendConfig *a, const MbFrontendConfig *b);
+
 /* For the loaders (config.c, toml.c): build a raw configuration, then let
  * mb_config_finish() check and resolve it.  ERRORS is an array of strings. */
 MbConfig *mb_config_new (const gchar *path);

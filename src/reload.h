@@ -24,7 +24,8 @@
  *   frontend that binds, `displaces` names the old frontends whose
  *   listeners overlap its new address and are closed by this reload (they
  *   are removed, or rebind themselves); the daemon closes those just before
- *   the new bind, and binds them again if it fails.
+ *   the new bind, and binds them again if it fails.  Overlap is config's
+ *   own rule, mb_frontend_config_overlaps() (config.h).
  * - Global options: log_level, shutdown_timeout and max_connections apply
  *   at once; workers, user and group need a restart: each one that changed
  *   is named in `restart_needed` and keeps its running value.
@@ -89,9 +90,5 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (MbReloadPlan, mb_reload_plan_free)
 /* "frontends 1 added, 0 removed, 1 changed, 2 unchanged; backends 2 added,
  * 1 removed, 0 changed, 5 unchanged"; newly allocated. */
 gchar *mb_reload_plan_summary (const MbReloadPlan *plan);
-
-/* Whether two frontends' bind_on addresses can collide (the same port on
- * the same, or a wildcard, address): config.c's overlap rule. */
-gboolean mb_frontend_config_overlaps (const MbFrontendConfig *a, const MbFrontendConfig *b);
 
 G_END_DECLS
