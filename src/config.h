@@ -56,6 +56,7 @@ typedef struct {
   GPtrArray *addresses;    /* GInetSocketAddress, resolved, tried in this order */
   guint weight;            /* 1..MB_MAX_WEIGHT */
   gboolean backup;         /* chosen only while every non-backup is down; else a last resort */
+  /* A new option: compare it in reload.c's backend_options_equal(). */
 } MbBackendConfig;
 
 /* Active health checks: a connect, optionally bytes sent and bytes expected
@@ -69,6 +70,7 @@ typedef struct {
   guint fall;              /* consecutive failures to mark it down */
   GBytes *send;            /* NULL: send nothing */
   GBytes *expect;          /* NULL: a completed connect is a success */
+  /* A new option: compare it in reload.c's health_check_equal(). */
 } MbHealthCheckConfig;
 
 typedef struct {
@@ -88,6 +90,7 @@ typedef struct {
   guint64 fail_timeout_ms; /* ... within this long, and for this long */
   MbHealthCheckConfig *health_check; /* NULL: no active checks */
   GPtrArray *backends;     /* MbBackendConfig, in file order */
+  /* A new option: compare it in reload.c's frontend_options_equal(). */
 } MbFrontendConfig;
 
 typedef struct {

@@ -57,8 +57,10 @@ typedef struct {
   const MbFrontendConfig *new_config;  /* NULL for REMOVE */
   gboolean rebind;          /* ADD, or bind_on changed: new listeners */
   GPtrArray *displaces;     /* const MbFrontendConfig * of the OLD config:
-                             * open listeners in the way of the new ones */
-  /* Only for KEEP and CHANGE: */
+                             * open listeners in the way of the new ones,
+                             * in the old order; empty unless rebind */
+  /* Only for KEEP and CHANGE (FALSE and NULL for ADD and REMOVE: every
+   * backend of the frontend is added or removed with it): */
   gboolean backends_changed; /* the backend list (titles, order, forward_to,
                               * weights, backups) differs: a new balancer */
   GPtrArray *backends;      /* MbBackendChange: the new list in its order,
