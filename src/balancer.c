@@ -2,9 +2,9 @@
  *
  * The tier, and the order of the backends outside it, are worked out again
  * only when a backend goes down or up, so a plan costs the pick and a copy.
- * The algorithm is told only when the tier itself changed: marking a backup
- * down while the primaries serve moves it within the plan's tail but must
- * not restart round-robin or make source-hash rebuild its table.
+ * The algorithm is told only when the pick group itself changed: marking a
+ * backup down while the primaries serve moves it within the plan's tail but
+ * must not restart round-robin or make source-hash rebuild its table.
  */
 #include "build-config.h"
 
@@ -66,6 +66,27 @@ rank (const MbBalancer *balancer, guint *ranked, guint *n_pick)
       if (*n_pick == 0)
         *n_pick = n;
     }
+}
+
+/* Whether backend INDEX is in the pick group, tier[0 .. n_pick), which is
+ * in ascending index order. */
+static gboolean
+in_pick_group (const MbBalancer *balancer, guint index)
+{
+  guint low = 0, high = balancer->n_pick;
+
+  while (low < high)
+    {
+      guint middle = low + (high - low) / 2;
+
+      if (balancer->tier[middle] == index)
+        return TRUE;
+      if (balancer->tier[middle] < index)
+        low = middle + 1;
+      else
+        high = middle;
+    }
+  return FALSE;
 }
 
 MbBalancer *
@@ -151,6 +172,21 @@ mb_balancer_set_down (MbBalancer *balancer, guint index, gboolean down)
   balancer->tier = ranked;
   balancer->n_pick = n_pick;
   if (tier_changed && balancer->algorithm->tier_changed != NULL)
+    balancer->algorithm->tier_changed (balancer);
+}
+
+void
+mb_balancer_set_weight (MbBalancer *balancer, guint index, guint weight)
+{
+  g_return_if_fail (balancer != NULL && index < balancer->n);
+  g_return_if_fail (weight >= 1 && weight <= MB_BALANCER_MAX_WEIGHT);
+
+  if (balancer->backends[index].weight == weight)
+    return;
+  balancer->backends[index].weight = weight;
+  /* Outside the pick group the weight counts from when the backend joins
+   * it, which is a change of the group anyway. */
+  if (in_pick_group (balancer, index) && balancer->algorithm->tier_changed != NULL)
     balancer->algorithm->tier_changed (balancer);
 }
 

@@ -28,7 +28,12 @@
  *   failovers the connection then needs.
  * - No allocation per call (mb_balancer_new allocates everything); O(n)
  *   work at most, except for source-hash, which rebuilds its table in the
- *   first plan after the tier changed.
+ *   first plan after the pick group changed.
+ *
+ * The pick group is the eligible tier with its members' weights: it
+ * changes when a member joins or leaves the tier (a backend down or up)
+ * or when a member's weight is set (mb_balancer_set_weight).  A change of
+ * what comes after the tier alone is not one.
  *
  * The algorithms:
  * - round-robin: smooth weighted round-robin (nginx's).  Each pick adds
@@ -37,17 +42,18 @@
  *   it.  Equal weights give 0, 1, ..., n-1, 0, 1, ...: connection k goes
  *   first to backend ((k - 1) mod n) + 1, as in the seed.  Weights 3:1 give
  *   a a b a, a a b a, ...: spread out, never in bursts.  A change of the
- *   tier starts the sequence again over the new tier.
+ *   pick group starts the sequence again over the new group.
  * - least-connections: the fewest live sessions relative to weight; equal
  *   backends take turns.
  * - random-two: the power of two random choices: two distinct eligible
  *   backends drawn at random, the one with fewer live sessions relative to
  *   weight wins (the first drawn on a tie).
  * - source-hash: consistent hashing (Maglev) of the client's address: the
- *   same address goes to the same backend while the tier stays the same,
- *   and when a backend leaves the tier only its addresses (and a few
- *   others) move.  A backend's place in the table follows from its name,
- *   not its position, and its share from its weight.
+ *   same address goes to the same backend while the pick group stays the
+ *   same, and when a backend leaves the tier only its addresses (and a few
+ *   others) move; so does a weight change, towards or away from that
+ *   backend.  A backend's place in the table follows from its name, not
+ *   its position, and its share from its weight.
  */
 #pragma once
 
@@ -59,7 +65,8 @@ G_BEGIN_DECLS
 
 #define MB_BALANCER_MAX_WEIGHT MB_MAX_WEIGHT   /* config.h */
 
-/* A backend as the balancer sees it; fixed at creation. */
+/* A backend as the balancer sees it; fixed at creation but for the weight
+ * (mb_balancer_set_weight). */
 typedef struct {
   const gchar *name;    /* the backend's title: source-hash keys on it; copied */
   guint weight;         /* 1 .. MB_BALANCER_MAX_WEIGHT */
@@ -82,6 +89,13 @@ void mb_balancer_set_seed (MbBalancer *balancer, guint32 seed);
 /* Marks backend INDEX down or up (health checks, passive ejection). */
 void mb_balancer_set_down (MbBalancer *balancer, guint index, gboolean down);
 gboolean mb_balancer_is_down (const MbBalancer *balancer, guint index);
+
+/* Sets backend INDEX's WEIGHT (1 .. MB_BALANCER_MAX_WEIGHT) from now on
+ * (the control socket's `set weight`).  For a backend in the tier it is a
+ * change of the pick group: round-robin starts over, source-hash rebuilds
+ * its table in the next plan.  For one outside the tier it changes nothing
+ * until the backend joins the tier (which is a change anyway). */
+void mb_balancer_set_weight (MbBalancer *balancer, guint index, guint weight);
 
 /* Writes the backends to try for a new connection, in order, into ORDER,
  * which has room for n; returns how many: always n, every backend.

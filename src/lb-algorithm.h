@@ -10,9 +10,12 @@
  *   order, 1 <= n_pick <= n.  tier[n_pick .. n) are the other backends in
  *   the order a plan tries them after the tier (balancer.h): no algorithm
  *   reads them.
- * - tier_changed() is called after every change of tier[0 .. n_pick), and
- *   once before the first pick; never during a pick.  A change of the rest
- *   alone (a backup marked down while the primaries serve) is not one.
+ * - The pick group is tier[0 .. n_pick) with each member's weight.
+ *   tier_changed() is called after every change of it (a member in or out,
+ *   or a member's weight set, mb_balancer_set_weight), and once before the
+ *   first pick; never during a pick.  A change of the rest alone (a backup
+ *   marked down while the primaries serve, the weight of a backend outside
+ *   the tier) is not one.
  */
 #pragma once
 
@@ -38,6 +41,9 @@ struct MbBalancer {
   guint n_pick;             /* the eligible tier's length */
   guint *spare_tier;        /* balancer.c's: where a new order is worked out */
   GRand *rand;              /* random-two's draws */
+  guint rebuilds;           /* how many times a pick built the algorithm's
+                             * state from scratch over a new pick group
+                             * (source-hash's table): tests read it */
 };
 
 /* Only pick is required: an algorithm that keeps no state leaves the rest
@@ -46,7 +52,7 @@ struct MbLbAlgorithm {
   /* Allocates the state for BALANCER, whose backends are set. */
   gpointer (*state_new) (const MbBalancer *balancer);
   void (*state_free) (gpointer state);
-  /* The tier changed: forget what was worked out over the old one. */
+  /* The pick group changed: forget what was worked out over the old one. */
   void (*tier_changed) (MbBalancer *balancer);
   /* The position in tier[0 .. n_pick) of the backend to try first. */
   guint (*pick) (MbBalancer *balancer, const guint *live, guint64 key);

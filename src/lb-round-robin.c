@@ -8,9 +8,10 @@
  * 5:1:1 gives a a b a c a a.  With equal weights the ties make it plain
  * round-robin in index order, which the seed's users rely on.
  *
- * Current weights are dropped when the tier changes: the zero sum holds for
- * one set of members only, and a member that left with a large current
- * weight would otherwise skew the others' turns until it came back.
+ * Current weights are dropped when the pick group changes (a member in or
+ * out, a member's weight): the zero sum holds for one set of members and
+ * weights only, and a member that left with a large current weight would
+ * otherwise skew the others' turns until it came back.
  */
 #include "build-config.h"
 

@@ -17,8 +17,9 @@
  * configuration, or another daemon with the same backends, keeps every
  * client where it was.
  *
- * The table is built in the first pick after the tier changed, rather than
- * at every change: a burst of health changes then costs one build.
+ * The table is built in the first pick after the pick group changed (a
+ * member in or out, a member's weight), rather than at every change: a
+ * burst of health changes then costs one build.
  */
 #include "build-config.h"
 
@@ -191,6 +192,7 @@ source_hash_pick (MbBalancer *balancer, const guint *live, guint64 key)
     {
       build (sh, balancer);
       sh->stale = FALSE;
+      balancer->rebuilds++;
     }
   return sh->table[key % TABLE_SIZE];
 }

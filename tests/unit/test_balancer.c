@@ -2,6 +2,7 @@
 #include "build-config.h"
 
 #include "balancer.h"
+#include "lb-algorithm.h"       /* MbBalancer.rebuilds: how many tables were built */
 #include "testutil.h"
 
 #define MAX_BACKENDS 16
@@ -790,6 +791,93 @@ START_TEST (test_source_hash_weighted)
 }
 END_TEST
 
+/* Weights set at run time ----------------------------------------------------- */
+
+/* A member's new weight starts the sequence over with the new weights;
+ * the same weight again is no change. */
+START_TEST (test_set_weight_round_robin)
+{
+  g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_ROUND_ROBIN, 2, NULL, NULL);
+
+  assert_sequence (balancer, 2, "ab", 3);
+  ck_assert_uint_eq (pick_all (balancer, NULL, 0, 2), 0);
+  mb_balancer_set_weight (balancer, 0, 3);
+  assert_sequence (balancer, 2, "aaba", 5);
+  assert_sequence (balancer, 2, "aa", 1);
+  mb_balancer_set_weight (balancer, 0, 3);
+  assert_sequence (balancer, 2, "ba", 1);
+  assert_sequence (balancer, 2, "aaba", 5);
+  mb_balancer_set_weight (balancer, 1, 3);
+  assert_sequence (balancer, 2, "ab", 5);
+}
+END_TEST
+
+/* The weight of a backend outside the tier changes nothing until it comes
+ * back, and then it counts. */
+START_TEST (test_set_weight_outside_the_tier)
+{
+  const guint a_b[] = { 0, 1 }, c[] = { 2 };
+  g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_ROUND_ROBIN, 3, NULL, NULL);
+
+  mb_balancer_set_down (balancer, 2, TRUE);
+  ck_assert_uint_eq (pick_in (balancer, NULL, 0, a_b, 2, c, 1), 0);
+  mb_balancer_set_weight (balancer, 2, 4);
+  /* Starting over would give a. */
+  ck_assert_uint_eq (pick_in (balancer, NULL, 0, a_b, 2, c, 1), 1);
+  ck_assert_uint_eq (pick_in (balancer, NULL, 0, a_b, 2, c, 1), 0);
+  mb_balancer_set_down (balancer, 2, FALSE);
+  /* Weights 1:1:4, nginx's smooth order. */
+  assert_sequence (balancer, 3, "cacbcc", 5);
+}
+END_TEST
+
+/* Source-hash: a new weight makes a new table (in the next plan, once);
+ * clients move to the heavier backend, hardly any between the others, and
+ * all return with the old weight. */
+START_TEST (test_set_weight_source_hash)
+{
+  const gdouble shares[] = { 1.0 / 7, 1.0 / 7, 3.0 / 7, 1.0 / 7, 1.0 / 7 };
+  g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_SOURCE_HASH, 5, NULL, NULL);
+  g_autofree guint *before = g_new (guint, DRAWS);
+  g_autofree guint *heavier = g_new (guint, DRAWS);
+  g_autofree guint *after = g_new (guint, DRAWS);
+  guint to_2 = 0, between_others = 0, away_from_2 = 0;
+
+  map_clients (balancer, before);
+  ck_assert_uint_eq (balancer->rebuilds, 1);
+  mb_balancer_set_weight (balancer, 2, 3);
+  ck_assert_uint_eq (balancer->rebuilds, 1);
+  map_clients (balancer, heavier);
+  ck_assert_uint_eq (balancer->rebuilds, 2);
+  assert_shares (heavier, 5, shares, 0.03);
+  for (guint i = 0; i < DRAWS; i++)
+    if (heavier[i] != before[i])
+      {
+        if (heavier[i] == 2)
+          to_2++;
+        else if (before[i] == 2)
+          away_from_2++;
+        else
+          between_others++;
+      }
+  ck_assert_msg (between_others * 100 <= DRAWS && away_from_2 * 100 <= DRAWS,
+                 "%u clients moved to 2, %u between the others, %u away from 2",
+                 to_2, between_others, away_from_2);
+
+  mb_balancer_set_weight (balancer, 2, 1);
+  map_clients (balancer, after);
+  ck_assert (memcmp (before, after, DRAWS * sizeof *before) == 0);
+
+  /* Outside the tier: no new table. */
+  mb_balancer_set_down (balancer, 4, TRUE);
+  map_clients (balancer, after);
+  ck_assert_uint_eq (balancer->rebuilds, 4);
+  mb_balancer_set_weight (balancer, 4, 7);
+  map_clients (balancer, after);
+  ck_assert_uint_eq (balancer->rebuilds, 4);
+}
+END_TEST
+
 static Suite *
 balancer_suite (void)
 {
@@ -799,6 +887,7 @@ balancer_suite (void)
   TCase *lc = tcase_create ("least-connections");
   TCase *r2 = tcase_create ("random-two");
   TCase *sh = tcase_create ("source-hash");
+  TCase *weights = tcase_create ("weights");
 
   tcase_add_test (rr, test_round_robin_order);
   tcase_add_test (rr, test_round_robin_failover_order);
@@ -836,6 +925,11 @@ balancer_suite (void)
   tcase_add_test (sh, test_source_hash_down_and_up);
   tcase_add_test (sh, test_source_hash_weighted);
   suite_add_tcase (suite, sh);
+
+  tcase_add_test (weights, test_set_weight_round_robin);
+  tcase_add_test (weights, test_set_weight_outside_the_tier);
+  tcase_add_test (weights, test_set_weight_source_hash);
+  suite_add_tcase (suite, weights);
   return suite;
 }
 
