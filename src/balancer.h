@@ -65,11 +65,10 @@
  *   go on as if there had been no reload.  round-robin: the next client
  *   goes to the backend it would have gone to, and so on, by name (each
  *   member's current weight and its place in ties carry over).
- *   source-hash: the table is built again in the first plan (the same
- *   table: every address keeps its backend).  random-two: the generator
- *   goes on (copied), but its draws name positions in the group, so after
- *   a reorder of the group's members they are as random as before, not
- *   the same picks.
+ *   source-hash: the table is carried, not rebuilt; every address keeps
+ *   its backend.  random-two: the generator goes on (copied), but its
+ *   draws name positions in the group, so after a reorder of the group's
+ *   members they are as random as before, not the same picks.
  * - A different pick group (a member added, removed, down or up, its
  *   weight or backup flag changed): as a change of the pick group without
  *   a reload.  round-robin starts again over the new group; source-hash

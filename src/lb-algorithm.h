@@ -51,7 +51,8 @@ struct MbBalancer {
   GRand *rand;              /* random-two's draws */
   guint rebuilds;           /* how many times a pick built the algorithm's
                              * state from scratch over a new pick group
-                             * (source-hash's table): tests read it */
+                             * (source-hash's table): tests read it to see
+                             * that a carry did not */
 };
 
 /* Only pick is required: an algorithm that keeps no state leaves the rest

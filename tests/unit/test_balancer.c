@@ -1137,6 +1137,88 @@ START_TEST (test_carry_down)
 }
 END_TEST
 
+/* Source-hash keeps its table across a reload with the same pick group:
+ * every client keeps its backend, by name, and no table is built; one not
+ * built yet is built in the first plan. */
+START_TEST (test_carry_source_hash)
+{
+  const guint weights[N_NAMES] = { 1, 2, 1, 3, 1 };
+  const guint reversed[] = { 4, 3, 2, 1, 0 };
+  MbBackendSpec straight[MAX_BACKENDS], moved[MAX_BACKENDS];
+  g_autoptr(MbBalancer) fresh = NULL;
+  g_autofree guint *before = g_new (guint, DRAWS);
+  g_autofree guint *after = g_new (guint, DRAWS);
+  g_autofree guint *rebuilt = g_new (guint, DRAWS);
+
+  specs_in_order (straight, identity, 5, weights, NULL);
+  specs_in_order (moved, reversed, 5, weights, NULL);
+  fresh = mb_balancer_new (MB_BALANCE_SOURCE_HASH, moved, 5);
+  map_clients (fresh, rebuilt);
+  for (guint built = 0; built < 2; built++)
+    for (guint order = 0; order < 2; order++)
+      {
+        const MbBackendSpec *specs = order == 0 ? straight : moved;
+        const guint *which = order == 0 ? identity : reversed;
+        MbBalancer *old = mb_balancer_new (MB_BALANCE_SOURCE_HASH, straight, 5);
+        g_autoptr(MbBalancer) carried = NULL;
+
+        if (built)
+          map_clients (old, before);
+        carried = mb_balancer_new_from (old, MB_BALANCE_SOURCE_HASH, specs, 5, NULL);
+        if (!built)
+          map_clients (old, before);
+        mb_balancer_free (old);
+        map_clients (carried, after);
+        ck_assert_uint_eq (carried->rebuilds, built ? 0 : 1);
+        for (guint i = 0; i < DRAWS; i++)
+          {
+            expect (strcmp (specs[after[i]].name, straight[before[i]].name) == 0,
+                    "client %u: %s, before the reload %s", i,
+                    specs[after[i]].name, straight[before[i]].name);
+            expect (which[after[i]] == before[i], "client %u", i);
+            if (order == 1)
+              expect (after[i] == rebuilt[i], "client %u: carried %u, built %u", i,
+                      after[i], rebuilt[i]);
+          }
+      }
+}
+END_TEST
+
+/* With a backend down on both sides (DOWN), still no table is built; a
+ * backend added to the group makes the new table of a fresh balancer. */
+START_TEST (test_carry_source_hash_down_and_added)
+{
+  const guint four[] = { 0, 1, 2, 3 }, five[] = { 4, 3, 2, 1, 0 };
+  const gboolean charlie_down[] = { FALSE, FALSE, TRUE, FALSE, FALSE };
+  MbBackendSpec old_specs[MAX_BACKENDS], specs[MAX_BACKENDS];
+  g_autoptr(MbBalancer) old = NULL;
+  g_autoptr(MbBalancer) carried = NULL;
+  g_autoptr(MbBalancer) added = NULL;
+  g_autoptr(MbBalancer) fresh = NULL;
+  g_autofree guint *before = g_new (guint, DRAWS);
+  g_autofree guint *after = g_new (guint, DRAWS);
+  g_autofree guint *expected = g_new (guint, DRAWS);
+
+  specs_in_order (old_specs, four, 4, NULL, NULL);
+  specs_in_order (specs, four, 4, NULL, NULL);
+  old = mb_balancer_new (MB_BALANCE_SOURCE_HASH, old_specs, 4);
+  mb_balancer_set_down (old, 2, TRUE);
+  map_clients (old, before);
+  carried = mb_balancer_new_from (old, MB_BALANCE_SOURCE_HASH, specs, 4, charlie_down);
+  map_clients (carried, after);
+  ck_assert_uint_eq (carried->rebuilds, 0);
+  ck_assert (memcmp (before, after, DRAWS * sizeof *before) == 0);
+
+  specs_in_order (specs, five, 5, NULL, NULL);
+  added = mb_balancer_new_from (old, MB_BALANCE_SOURCE_HASH, specs, 5, NULL);
+  fresh = mb_balancer_new (MB_BALANCE_SOURCE_HASH, specs, 5);
+  map_clients (added, after);
+  map_clients (fresh, expected);
+  ck_assert_uint_eq (added->rebuilds, 1);
+  ck_assert (memcmp (expected, after, DRAWS * sizeof *after) == 0);
+}
+END_TEST
+
 /* Random-two's generator goes on: with the group in the same order, the
  * same picks as without the reload. */
 START_TEST (test_carry_random_two)
@@ -1150,6 +1232,42 @@ START_TEST (test_carry_random_two)
       assert_carry_goes_on (MB_BALANCE_RANDOM_TWO, 6, NULL, identity, k, live);
       assert_carry_goes_on (MB_BALANCE_RANDOM_TWO, 6, NULL, identity, k, equal);
       assert_carry_goes_on (MB_BALANCE_RANDOM_TWO, 6, weights, identity, k, equal);
+    }
+}
+END_TEST
+
+/* Source-hash over the same backends, whatever the order: the carry
+ * helper's own check, for every k. */
+START_TEST (test_carry_source_hash_goes_on)
+{
+  const guint rotated[] = { 2, 3, 4, 0, 1 };
+  const guint weights[] = { 3, 1, 2, 1, 1 };
+
+  assert_carry_goes_on (MB_BALANCE_SOURCE_HASH, 5, weights, rotated, 7, NULL);
+  assert_carry_goes_on (MB_BALANCE_SOURCE_HASH, 5, NULL, identity, 7, NULL);
+}
+END_TEST
+
+/* Names are what a reload matches on, so twins (the balancer allows them;
+ * a configuration never has them) match nothing: another pick group, a
+ * table of its own. */
+START_TEST (test_carry_twins)
+{
+  const MbBackendSpec two[] = { { "alpha", 1, FALSE }, { "bravo", 1, FALSE } };
+  const MbBackendSpec twins[] = { { "alpha", 1, FALSE }, { "alpha", 1, FALSE } };
+  const MbBackendSpec *from[] = { two, twins }, *to[] = { twins, two };
+
+  for (guint t = 0; t < 2; t++)
+    {
+      g_autoptr(MbBalancer) old = mb_balancer_new (MB_BALANCE_SOURCE_HASH, from[t], 2);
+      g_autoptr(MbBalancer) carried = NULL;
+      g_autofree guint *where = g_new (guint, DRAWS);
+
+      map_clients (old, where);
+      carried = mb_balancer_new_from (old, MB_BALANCE_SOURCE_HASH, to[t], 2, NULL);
+      for (guint k = 0; k < 1000; k++)
+        pick_all (carried, NULL, spread_key (k), 2);
+      ck_assert_uint_eq (carried->rebuilds, 1);
     }
 }
 END_TEST
@@ -1239,7 +1357,11 @@ balancer_suite (void)
   tcase_add_test (reload, test_carry_round_robin_outside_the_group);
   tcase_add_test (reload, test_carry_round_robin_other_group);
   tcase_add_test (reload, test_carry_down);
+  tcase_add_test (reload, test_carry_source_hash);
+  tcase_add_test (reload, test_carry_source_hash_down_and_added);
+  tcase_add_test (reload, test_carry_source_hash_goes_on);
   tcase_add_test (reload, test_carry_random_two);
+  tcase_add_test (reload, test_carry_twins);
   tcase_add_test (reload, test_carry_other_algorithm);
   suite_add_tcase (suite, reload);
   return suite;
