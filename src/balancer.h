@@ -46,7 +46,8 @@
  *   pick group starts the sequence again over the new group, ties going
  *   by index.
  * - least-connections: the fewest live sessions relative to weight; equal
- *   backends take turns.
+ *   backends take turns.  The live counts come from the caller at each
+ *   plan: the balancer keeps none.
  * - random-two: the power of two random choices: two distinct eligible
  *   backends drawn at random, the one with fewer live sessions relative to
  *   weight wins (the first drawn on a tie).
@@ -66,16 +67,17 @@
  *   goes to the backend it would have gone to, and so on, by name (each
  *   member's current weight and its place in ties carry over).
  *   source-hash: the table is carried, not rebuilt; every address keeps
- *   its backend.  random-two: the generator goes on (copied), but its
- *   draws name positions in the group, so after a reorder of the group's
- *   members they are as random as before, not the same picks.
+ *   its backend.  least-connections: its live counts need no carrying
+ *   (the caller gives them at each plan); the turn among equally loaded
+ *   backends goes on from the same backend (then in the new index order).
+ *   random-two: the generator goes on (copied), but its draws name
+ *   positions in the group, so after a reorder of the group's members they
+ *   are as random as before, not the same picks.
  * - A different pick group (a member added, removed, down or up, its
  *   weight or backup flag changed): as a change of the pick group without
  *   a reload.  round-robin starts again over the new group; source-hash
- *   builds its table in the first plan; random-two's generator goes on.
- * - least-connections keeps no counts (the caller gives them at each
- *   plan); its turn among equally loaded backends starts at the first
- *   member after any reload.
+ *   builds its table in the first plan; least-connections' turn starts at
+ *   the first member; random-two's generator goes on.
  * - A different algorithm: a fresh balancer, as mb_balancer_new, with the
  *   down states given.
  * - Never carried: down states (the caller gives them, it knows them from

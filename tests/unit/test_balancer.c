@@ -1219,6 +1219,37 @@ START_TEST (test_carry_source_hash_down_and_added)
 }
 END_TEST
 
+/* Least-connections has no counts to carry; its turn among equally loaded
+ * backends goes on from the same backend. */
+START_TEST (test_carry_least_connections)
+{
+  const guint live[] = { 2, 1, 1, 1 };
+  const guint reversed[] = { 3, 2, 1, 0 };
+  MbBackendSpec moved[MAX_BACKENDS];
+  g_autoptr(MbBalancer) after = NULL;
+
+  for (guint k = 0; k <= 6; k++)
+    assert_carry_goes_on (MB_BALANCE_LEAST_CONNECTIONS, 4, NULL, identity, k, live);
+
+  {
+    MbBackendSpec straight[MAX_BACKENDS];
+    g_autoptr(MbBalancer) before = NULL;
+
+    specs_in_order (straight, identity, 4, NULL, NULL);
+    specs_in_order (moved, reversed, 4, NULL, NULL);
+    before = mb_balancer_new (MB_BALANCE_LEAST_CONNECTIONS, straight, 4);
+    ck_assert_str_eq (first_name (before, straight, NULL, 0), "alpha");
+    ck_assert_str_eq (first_name (before, straight, NULL, 0), "bravo");
+    after = mb_balancer_new_from (before, MB_BALANCE_LEAST_CONNECTIONS, moved, 4, NULL);
+  }
+  /* charlie next, then on in the new order. */
+  ck_assert_str_eq (first_name (after, moved, NULL, 0), "charlie");
+  ck_assert_str_eq (first_name (after, moved, NULL, 0), "bravo");
+  ck_assert_str_eq (first_name (after, moved, NULL, 0), "alpha");
+  ck_assert_str_eq (first_name (after, moved, NULL, 0), "delta");
+}
+END_TEST
+
 /* Random-two's generator goes on: with the group in the same order, the
  * same picks as without the reload. */
 START_TEST (test_carry_random_two)
@@ -1360,6 +1391,7 @@ balancer_suite (void)
   tcase_add_test (reload, test_carry_source_hash);
   tcase_add_test (reload, test_carry_source_hash_down_and_added);
   tcase_add_test (reload, test_carry_source_hash_goes_on);
+  tcase_add_test (reload, test_carry_least_connections);
   tcase_add_test (reload, test_carry_random_two);
   tcase_add_test (reload, test_carry_twins);
   tcase_add_test (reload, test_carry_other_algorithm);
