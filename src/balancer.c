@@ -2,9 +2,14 @@
  *
  * The tier, and the order of the backends outside it, are worked out again
  * only when a backend goes down or up, so a plan costs the pick and a copy.
- * The algorithm is told only when the tier itself changed: marking a backup
- * down while the primaries serve moves it within the plan's tail but must
- * not restart round-robin or make source-hash rebuild its table.
+ * The algorithm is told only when the pick group itself changed: marking a
+ * backup down while the primaries serve moves it within the plan's tail but
+ * must not restart round-robin or make source-hash rebuild its table.
+ *
+ * A balancer made on a reload (mb_balancer_new_from) takes its down states
+ * before its first ranking, so its tier is right from the start, and is
+ * matched against the old one by name: with the same pick group, the
+ * algorithm carries its state over instead of starting over.
  */
 #include "build-config.h"
 
@@ -68,10 +73,100 @@ rank (const MbBalancer *balancer, guint *ranked, guint *n_pick)
     }
 }
 
+/* Whether backend INDEX is in the pick group, tier[0 .. n_pick), which is
+ * in ascending index order. */
+static gboolean
+in_pick_group (const MbBalancer *balancer, guint index)
+{
+  guint low = 0, high = balancer->n_pick;
+
+  while (low < high)
+    {
+      guint middle = low + (high - low) / 2;
+
+      if (balancer->tier[middle] == index)
+        return TRUE;
+      if (balancer->tier[middle] < index)
+        low = middle + 1;
+      else
+        high = middle;
+    }
+  return FALSE;
+}
+
+/* Maps each name of BACKENDS (N) to its index + 1, or to 0 when the name
+ * is there twice: twins cannot be told apart across a reload. */
+static GHashTable *
+index_names (const MbLbBackend *backends, guint n)
+{
+  GHashTable *names = g_hash_table_new (g_str_hash, g_str_equal);
+
+  for (guint i = 0; i < n; i++)
+    {
+      gpointer value = GUINT_TO_POINTER (i + 1);
+
+      if (g_hash_table_contains (names, backends[i].name))
+        value = GUINT_TO_POINTER (0);
+      g_hash_table_insert (names, backends[i].name, value);
+    }
+  return names;
+}
+
+/* Fills OLD_INDEX[i] with the index in OLD of the backend named as
+ * BALANCER's backend i, or MB_LB_NONE: none there, or the name is not
+ * unique in one of them (the configuration never has twins; the balancer
+ * allows them). */
+static void
+match_names (const MbBalancer *old, const MbBalancer *balancer, guint *old_index)
+{
+  g_autoptr(GHashTable) in_old = index_names (old->backends, old->n);
+  g_autoptr(GHashTable) in_new = index_names (balancer->backends, balancer->n);
+
+  for (guint i = 0; i < balancer->n; i++)
+    {
+      const gchar *name = balancer->backends[i].name;
+      guint was = GPOINTER_TO_UINT (g_hash_table_lookup (in_old, name));
+
+      if (was == 0 || GPOINTER_TO_UINT (g_hash_table_lookup (in_new, name)) == 0)
+        old_index[i] = MB_LB_NONE;
+      else
+        old_index[i] = was - 1;
+    }
+}
+
+/* Whether OLD and BALANCER pick in the same group: the same names with the
+ * same weights and backup flags, whatever their indices.  OLD_INDEX maps
+ * one to one (match_names), so equal sizes and every member of BALANCER's
+ * group matched in OLD's make the groups equal. */
+static gboolean
+same_pick_group (const MbBalancer *old, const MbBalancer *balancer, const guint *old_index)
+{
+  if (old->n_pick != balancer->n_pick)
+    return FALSE;
+  for (guint p = 0; p < balancer->n_pick; p++)
+    {
+      guint i = balancer->tier[p], was = old_index[i];
+
+      if (was == MB_LB_NONE || !in_pick_group (old, was)
+          || old->backends[was].weight != balancer->backends[i].weight
+          || old->backends[was].backup != balancer->backends[i].backup)
+        return FALSE;
+    }
+  return TRUE;
+}
+
 MbBalancer *
 mb_balancer_new (MbBalance algorithm, const MbBackendSpec *backends, guint n)
 {
+  return mb_balancer_new_from (NULL, algorithm, backends, n, NULL);
+}
+
+MbBalancer *
+mb_balancer_new_from (const MbBalancer *old, MbBalance algorithm,
+                      const MbBackendSpec *backends, guint n, const gboolean *down)
+{
   const MbLbAlgorithm *chosen = algorithm_for (algorithm);
+  gboolean goes_on;
   MbBalancer *balancer;
 
   g_return_val_if_fail (chosen != NULL, NULL);
@@ -82,6 +177,7 @@ mb_balancer_new (MbBalance algorithm, const MbBackendSpec *backends, guint n)
       g_return_val_if_fail (backends[i].weight >= 1, NULL);
       g_return_val_if_fail (backends[i].weight <= MB_BALANCER_MAX_WEIGHT, NULL);
     }
+  goes_on = old != NULL && old->algorithm == chosen;
 
   balancer = g_new0 (MbBalancer, 1);
   balancer->algorithm = chosen;
@@ -92,15 +188,33 @@ mb_balancer_new (MbBalance algorithm, const MbBackendSpec *backends, guint n)
       balancer->backends[i].name = g_strdup (backends[i].name);
       balancer->backends[i].weight = backends[i].weight;
       balancer->backends[i].backup = backends[i].backup;
+      balancer->backends[i].down = down != NULL && down[i];
     }
   balancer->tier = g_new (guint, n);
   balancer->spare_tier = g_new (guint, n);
-  /* From the process-wide generator, which reads /dev/urandom once, rather
-   * than g_rand_new(), which would read it for every balancer. */
-  balancer->rand = g_rand_new_with_seed (g_random_int ());
+  /* The draws go on through a reload as through a tier change.  A fresh
+   * generator comes from the process-wide one, which reads /dev/urandom
+   * once, rather than g_rand_new(), which would read it for every
+   * balancer. */
+  if (goes_on)
+    balancer->rand = g_rand_copy (old->rand);
+  else
+    balancer->rand = g_rand_new_with_seed (g_random_int ());
   if (chosen->state_new != NULL)
     balancer->state = chosen->state_new (balancer);
   rank (balancer, balancer->tier, &balancer->n_pick);
+
+  if (goes_on && chosen->carry != NULL)
+    {
+      g_autofree guint *old_index = g_new (guint, n);
+
+      match_names (old, balancer, old_index);
+      if (same_pick_group (old, balancer, old_index))
+        {
+          chosen->carry (balancer, old, old_index);
+          return balancer;
+        }
+    }
   if (chosen->tier_changed != NULL)
     chosen->tier_changed (balancer);
   return balancer;
@@ -151,6 +265,21 @@ mb_balancer_set_down (MbBalancer *balancer, guint index, gboolean down)
   balancer->tier = ranked;
   balancer->n_pick = n_pick;
   if (tier_changed && balancer->algorithm->tier_changed != NULL)
+    balancer->algorithm->tier_changed (balancer);
+}
+
+void
+mb_balancer_set_weight (MbBalancer *balancer, guint index, guint weight)
+{
+  g_return_if_fail (balancer != NULL && index < balancer->n);
+  g_return_if_fail (weight >= 1 && weight <= MB_BALANCER_MAX_WEIGHT);
+
+  if (balancer->backends[index].weight == weight)
+    return;
+  balancer->backends[index].weight = weight;
+  /* Outside the pick group the weight counts from when the backend joins
+   * it, which is a change of the group anyway. */
+  if (in_pick_group (balancer, index) && balancer->algorithm->tier_changed != NULL)
     balancer->algorithm->tier_changed (balancer);
 }
 

@@ -26,9 +26,15 @@
  *   after the tier changes only when a backend goes down or up.
  * - A plan call moves the algorithm's state by exactly one pick, whatever
  *   failovers the connection then needs.
- * - No allocation per call (mb_balancer_new allocates everything); O(n)
- *   work at most, except for source-hash, which rebuilds its table in the
- *   first plan after the tier changed.
+ * - No allocation per call (mb_balancer_new and mb_balancer_new_from
+ *   allocate everything); O(n) work at most, except for source-hash,
+ *   which rebuilds its table in the first plan after the pick group
+ *   changed.
+ *
+ * The pick group is the eligible tier with its members' weights: it
+ * changes when a member joins or leaves the tier (a backend down or up)
+ * or when a member's weight is set (mb_balancer_set_weight).  A change of
+ * what comes after the tier alone is not one.
  *
  * The algorithms:
  * - round-robin: smooth weighted round-robin (nginx's).  Each pick adds
@@ -37,17 +43,46 @@
  *   it.  Equal weights give 0, 1, ..., n-1, 0, 1, ...: connection k goes
  *   first to backend ((k - 1) mod n) + 1, as in the seed.  Weights 3:1 give
  *   a a b a, a a b a, ...: spread out, never in bursts.  A change of the
- *   tier starts the sequence again over the new tier.
+ *   pick group starts the sequence again over the new group, ties going
+ *   by index.
  * - least-connections: the fewest live sessions relative to weight; equal
- *   backends take turns.
+ *   backends take turns.  The live counts come from the caller at each
+ *   plan: the balancer keeps none.
  * - random-two: the power of two random choices: two distinct eligible
  *   backends drawn at random, the one with fewer live sessions relative to
  *   weight wins (the first drawn on a tie).
  * - source-hash: consistent hashing (Maglev) of the client's address: the
- *   same address goes to the same backend while the tier stays the same,
- *   and when a backend leaves the tier only its addresses (and a few
- *   others) move.  A backend's place in the table follows from its name,
- *   not its position, and its share from its weight.
+ *   same address goes to the same backend while the pick group stays the
+ *   same, and when a backend leaves the tier only its addresses (and a few
+ *   others) move; so does a weight change, towards or away from that
+ *   backend.  A backend's place in the table follows from its name, not
+ *   its position, and its share from its weight.
+ *
+ * A reload (mb_balancer_new_from): the new balancer is matched with the
+ * old one by backend name (a title; positions may have changed).
+ * - The same algorithm and the same pick group before and after (the same
+ *   names with the same weights and backup flags, wherever they are in the
+ *   list; backends may be added, removed or moved outside it): the picks
+ *   go on as if there had been no reload.  round-robin: the next client
+ *   goes to the backend it would have gone to, and so on, by name (each
+ *   member's current weight and its place in ties carry over).
+ *   source-hash: the table is carried, not rebuilt; every address keeps
+ *   its backend.  least-connections: its live counts need no carrying
+ *   (the caller gives them at each plan); the turn among equally loaded
+ *   backends goes on from the same backend (then in the new index order).
+ *   random-two: the generator goes on (copied), but its draws name
+ *   positions in the group, so after a reorder of the group's members they
+ *   are as random as before, not the same picks.
+ * - A different pick group (a member added, removed, down or up, its
+ *   weight or backup flag changed): as a change of the pick group without
+ *   a reload.  round-robin starts again over the new group; source-hash
+ *   builds its table in the first plan; least-connections' turn starts at
+ *   the first member; random-two's generator goes on.
+ * - A different algorithm: a fresh balancer, as mb_balancer_new, with the
+ *   down states given.
+ * - Never carried: down states (the caller gives them, it knows them from
+ *   health checks and the rest) and plan order after the pick (the
+ *   failover order follows the new list).
  */
 #pragma once
 
@@ -59,7 +94,8 @@ G_BEGIN_DECLS
 
 #define MB_BALANCER_MAX_WEIGHT MB_MAX_WEIGHT   /* config.h */
 
-/* A backend as the balancer sees it; fixed at creation. */
+/* A backend as the balancer sees it; fixed at creation but for the weight
+ * (mb_balancer_set_weight). */
 typedef struct {
   const gchar *name;    /* the backend's title: source-hash keys on it; copied */
   guint weight;         /* 1 .. MB_BALANCER_MAX_WEIGHT */
@@ -73,6 +109,20 @@ typedef struct MbBalancer MbBalancer;
  * of the plans is BACKENDS[i].  Every backend starts up.  Free with
  * mb_balancer_free(). */
 MbBalancer *mb_balancer_new (MbBalance algorithm, const MbBackendSpec *backends, guint n);
+
+/* A balancer for the N BACKENDS (as mb_balancer_new) that goes on from
+ * OLD, a balancer of the same frontend before a reload, as the reload
+ * rules above say (OLD may be NULL: a fresh balancer).  DOWN[i] (DOWN may
+ * be NULL: every backend up) is backend i's down state from the start, so
+ * that the tier, and the comparison of pick groups, are right from the
+ * first plan; OLD's down states are not read.  OLD's weights are its
+ * current ones (mb_balancer_set_weight): BACKENDS should give the ones the
+ * new balancer is to use.  OLD is only read and keeps nothing of the new
+ * balancer, nor the new one of OLD: free OLD when its last user is done
+ * with it.  Neither may be used by another thread meanwhile. */
+MbBalancer *mb_balancer_new_from (const MbBalancer *old, MbBalance algorithm,
+                                  const MbBackendSpec *backends, guint n,
+                                  const gboolean *down);
 void mb_balancer_free (MbBalancer *balancer);
 
 /* Restarts the random draws of random-two from SEED, so that tests can
@@ -82,6 +132,13 @@ void mb_balancer_set_seed (MbBalancer *balancer, guint32 seed);
 /* Marks backend INDEX down or up (health checks, passive ejection). */
 void mb_balancer_set_down (MbBalancer *balancer, guint index, gboolean down);
 gboolean mb_balancer_is_down (const MbBalancer *balancer, guint index);
+
+/* Sets backend INDEX's WEIGHT (1 .. MB_BALANCER_MAX_WEIGHT) from now on
+ * (the control socket's `set weight`).  For a backend in the tier it is a
+ * change of the pick group: round-robin starts over, source-hash rebuilds
+ * its table in the next plan.  For one outside the tier it changes nothing
+ * until the backend joins the tier (which is a change anyway). */
+void mb_balancer_set_weight (MbBalancer *balancer, guint index, guint weight);
 
 /* Writes the backends to try for a new connection, in order, into ORDER,
  * which has room for n; returns how many: always n, every backend.

@@ -10,9 +10,17 @@
  *   order, 1 <= n_pick <= n.  tier[n_pick .. n) are the other backends in
  *   the order a plan tries them after the tier (balancer.h): no algorithm
  *   reads them.
- * - tier_changed() is called after every change of tier[0 .. n_pick), and
- *   once before the first pick; never during a pick.  A change of the rest
- *   alone (a backup marked down while the primaries serve) is not one.
+ * - The pick group is tier[0 .. n_pick) with each member's weight.
+ *   tier_changed() is called after every change of it (a member in or out,
+ *   or a member's weight set, mb_balancer_set_weight), and once before the
+ *   first pick, unless carry() is called instead; never during a pick.  A
+ *   change of the rest alone (a backup marked down while the primaries
+ *   serve, the weight of a backend outside the tier) is not one.
+ * - carry() is called only on a balancer made by mb_balancer_new_from(),
+ *   before its first pick, when OLD has the same algorithm and the same
+ *   pick group: the same names with the same weights and backup flags,
+ *   whatever their indices.  Matching is by name, so it is one to one
+ *   (balancer.c leaves out names that are not unique).
  */
 #pragma once
 
@@ -29,6 +37,9 @@ typedef struct {
 
 typedef struct MbLbAlgorithm MbLbAlgorithm;
 
+/* No backend: in carry()'s OLD_INDEX, a backend that OLD does not have. */
+#define MB_LB_NONE G_MAXUINT
+
 struct MbBalancer {
   const MbLbAlgorithm *algorithm;
   gpointer state;           /* the algorithm's, or NULL */
@@ -38,6 +49,10 @@ struct MbBalancer {
   guint n_pick;             /* the eligible tier's length */
   guint *spare_tier;        /* balancer.c's: where a new order is worked out */
   GRand *rand;              /* random-two's draws */
+  guint rebuilds;           /* how many times a pick built the algorithm's
+                             * state from scratch over a new pick group
+                             * (source-hash's table): tests read it to see
+                             * that a carry did not */
 };
 
 /* Only pick is required: an algorithm that keeps no state leaves the rest
@@ -46,8 +61,14 @@ struct MbLbAlgorithm {
   /* Allocates the state for BALANCER, whose backends are set. */
   gpointer (*state_new) (const MbBalancer *balancer);
   void (*state_free) (gpointer state);
-  /* The tier changed: forget what was worked out over the old one. */
+  /* The pick group changed: forget what was worked out over the old one. */
   void (*tier_changed) (MbBalancer *balancer);
+  /* Instead of the first tier_changed(): BALANCER goes on from OLD, a
+   * balancer of the same algorithm over the same pick group, so that its
+   * picks name the backends OLD's would have named.  OLD_INDEX[i] is the
+   * index in OLD of BALANCER's backend i (by name), or MB_LB_NONE.  OLD is
+   * only read.  Without it, a reload starts over as a tier change does. */
+  void (*carry) (MbBalancer *balancer, const MbBalancer *old, const guint *old_index);
   /* The position in tier[0 .. n_pick) of the backend to try first. */
   guint (*pick) (MbBalancer *balancer, const guint *live, guint64 key);
 };

@@ -6,6 +6,10 @@
  * take turns; starting at the first member every time would pile every
  * burst of connections that arrive before the counts move (or every
  * connection, on a short-lived load) onto one backend.
+ *
+ * So a reload has no counts to carry; with the same pick group only the
+ * turn goes on: the scan starts at the same backend, then goes in the new
+ * index order.
  */
 #include "build-config.h"
 
@@ -36,6 +40,19 @@ least_connections_tier_changed (MbBalancer *balancer)
   lc->start %= balancer->n_pick;
 }
 
+static void
+least_connections_carry (MbBalancer *balancer, const MbBalancer *old, const guint *old_index)
+{
+  LeastConnections *lc = balancer->state;
+  const LeastConnections *was = old->state;
+  guint next = old->tier[was->start];
+
+  lc->start = 0;
+  for (guint p = 0; p < balancer->n_pick; p++)
+    if (old_index[balancer->tier[p]] == next)
+      lc->start = p;
+}
+
 static guint
 least_connections_pick (MbBalancer *balancer, const guint *live, guint64 key)
 {
@@ -58,5 +75,6 @@ const MbLbAlgorithm mb_lb_least_connections = {
   .state_new = least_connections_new,
   .state_free = least_connections_free,
   .tier_changed = least_connections_tier_changed,
+  .carry = least_connections_carry,
   .pick = least_connections_pick,
 };

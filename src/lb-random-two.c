@@ -5,7 +5,11 @@
  * least-connections, but it does not send every new connection to the one
  * least loaded backend while the counts it sees lag behind (sessions that
  * are still connecting), and it costs two draws whatever the number of
- * backends.  The draws come from the balancer's GRand, which tests seed.
+ * backends.  The draws come from the balancer's GRand, which tests seed,
+ * and which balancer.c copies into the balancer of a reload (no state
+ * here to carry).  A draw names a position in the pick group: after a
+ * reload that reorders its members, the draws go on but may name other
+ * backends than they would have.
  */
 #include "build-config.h"
 

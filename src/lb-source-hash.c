@@ -17,8 +17,12 @@
  * configuration, or another daemon with the same backends, keeps every
  * client where it was.
  *
- * The table is built in the first pick after the tier changed, rather than
- * at every change: a burst of health changes then costs one build.
+ * The table is built in the first pick after the pick group changed (a
+ * member in or out, a member's weight), rather than at every change: a
+ * burst of health changes then costs one build.  A reload that keeps the
+ * pick group keeps the table: the slots are copied, their positions
+ * translated through the names, not built again; a table not yet built
+ * stays to be built.
  */
 #include "build-config.h"
 
@@ -41,7 +45,9 @@ typedef struct {
   /* Per backend index: */
   guint32 *offset, *step;   /* its permutation of the slots */
   guint32 *cursor;          /* while building: the slot it tries next */
-  guint32 *position;        /* while building: its position in the pick group, or NONE */
+  guint32 *position;        /* its position in the pick group, or NONE:
+                             * set by a build or a carry, true while the
+                             * table is not stale */
   guint64 *name_hash;
   guint *fill_order;        /* backend indices by name hash */
   guint n;
@@ -182,6 +188,40 @@ build (SourceHash *sh, const MbBalancer *balancer)
       }
 }
 
+static void
+source_hash_carry (MbBalancer *balancer, const MbBalancer *old, const guint *old_index)
+{
+  SourceHash *sh = balancer->state;
+  const SourceHash *was = old->state;
+  g_autofree guint32 *to = NULL;
+  gboolean same = TRUE;
+
+  /* The same names and weights make the same table, so OLD's is this
+   * one's but for the positions it names. */
+  sh->stale = was->stale;
+  if (sh->stale)
+    return;
+
+  /* TO[q]: the position here of the member at position q in OLD. */
+  to = g_new (guint32, balancer->n_pick);
+  for (guint i = 0; i < sh->n; i++)
+    sh->position[i] = NONE;
+  for (guint p = 0; p < balancer->n_pick; p++)
+    {
+      guint i = balancer->tier[p];
+      guint32 q = was->position[old_index[i]];
+
+      sh->position[i] = p;
+      to[q] = p;
+      same &= q == p;
+    }
+  if (same)
+    memcpy (sh->table, was->table, TABLE_SIZE * sizeof *sh->table);
+  else
+    for (guint slot = 0; slot < TABLE_SIZE; slot++)
+      sh->table[slot] = to[was->table[slot]];
+}
+
 static guint
 source_hash_pick (MbBalancer *balancer, const guint *live, guint64 key)
 {
@@ -191,6 +231,7 @@ source_hash_pick (MbBalancer *balancer, const guint *live, guint64 key)
     {
       build (sh, balancer);
       sh->stale = FALSE;
+      balancer->rebuilds++;
     }
   return sh->table[key % TABLE_SIZE];
 }
@@ -199,5 +240,6 @@ const MbLbAlgorithm mb_lb_source_hash = {
   .state_new = source_hash_new,
   .state_free = source_hash_free,
   .tier_changed = source_hash_tier_changed,
+  .carry = source_hash_carry,
   .pick = source_hash_pick,
 };

@@ -2,6 +2,7 @@
 #include "build-config.h"
 
 #include "balancer.h"
+#include "lb-algorithm.h"       /* MbBalancer.rebuilds: whether a table was built */
 #include "testutil.h"
 
 #define MAX_BACKENDS 16
@@ -790,6 +791,544 @@ START_TEST (test_source_hash_weighted)
 }
 END_TEST
 
+/* Weights set at run time ----------------------------------------------------- */
+
+/* A member's new weight starts the sequence over with the new weights;
+ * the same weight again is no change. */
+START_TEST (test_set_weight_round_robin)
+{
+  g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_ROUND_ROBIN, 2, NULL, NULL);
+
+  assert_sequence (balancer, 2, "ab", 3);
+  ck_assert_uint_eq (pick_all (balancer, NULL, 0, 2), 0);
+  mb_balancer_set_weight (balancer, 0, 3);
+  assert_sequence (balancer, 2, "aaba", 5);
+  assert_sequence (balancer, 2, "aa", 1);
+  mb_balancer_set_weight (balancer, 0, 3);
+  assert_sequence (balancer, 2, "ba", 1);
+  assert_sequence (balancer, 2, "aaba", 5);
+  mb_balancer_set_weight (balancer, 1, 3);
+  assert_sequence (balancer, 2, "ab", 5);
+}
+END_TEST
+
+/* The weight of a backend outside the tier changes nothing until it comes
+ * back, and then it counts. */
+START_TEST (test_set_weight_outside_the_tier)
+{
+  const guint a_b[] = { 0, 1 }, c[] = { 2 };
+  g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_ROUND_ROBIN, 3, NULL, NULL);
+
+  mb_balancer_set_down (balancer, 2, TRUE);
+  ck_assert_uint_eq (pick_in (balancer, NULL, 0, a_b, 2, c, 1), 0);
+  mb_balancer_set_weight (balancer, 2, 4);
+  /* Starting over would give a. */
+  ck_assert_uint_eq (pick_in (balancer, NULL, 0, a_b, 2, c, 1), 1);
+  ck_assert_uint_eq (pick_in (balancer, NULL, 0, a_b, 2, c, 1), 0);
+  mb_balancer_set_down (balancer, 2, FALSE);
+  /* Weights 1:1:4, nginx's smooth order. */
+  assert_sequence (balancer, 3, "cacbcc", 5);
+}
+END_TEST
+
+/* Source-hash: a new weight makes a new table (in the next plan, once);
+ * clients move to the heavier backend, hardly any between the others, and
+ * all return with the old weight. */
+START_TEST (test_set_weight_source_hash)
+{
+  const gdouble shares[] = { 1.0 / 7, 1.0 / 7, 3.0 / 7, 1.0 / 7, 1.0 / 7 };
+  g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_SOURCE_HASH, 5, NULL, NULL);
+  g_autofree guint *before = g_new (guint, DRAWS);
+  g_autofree guint *heavier = g_new (guint, DRAWS);
+  g_autofree guint *after = g_new (guint, DRAWS);
+  guint to_2 = 0, between_others = 0, away_from_2 = 0;
+
+  map_clients (balancer, before);
+  ck_assert_uint_eq (balancer->rebuilds, 1);
+  mb_balancer_set_weight (balancer, 2, 3);
+  ck_assert_uint_eq (balancer->rebuilds, 1);
+  map_clients (balancer, heavier);
+  ck_assert_uint_eq (balancer->rebuilds, 2);
+  assert_shares (heavier, 5, shares, 0.03);
+  for (guint i = 0; i < DRAWS; i++)
+    if (heavier[i] != before[i])
+      {
+        if (heavier[i] == 2)
+          to_2++;
+        else if (before[i] == 2)
+          away_from_2++;
+        else
+          between_others++;
+      }
+  ck_assert_msg (between_others * 100 <= DRAWS && away_from_2 * 100 <= DRAWS,
+                 "%u clients moved to 2, %u between the others, %u away from 2",
+                 to_2, between_others, away_from_2);
+
+  mb_balancer_set_weight (balancer, 2, 1);
+  map_clients (balancer, after);
+  ck_assert (memcmp (before, after, DRAWS * sizeof *before) == 0);
+
+  /* Outside the tier: no new table. */
+  mb_balancer_set_down (balancer, 4, TRUE);
+  map_clients (balancer, after);
+  ck_assert_uint_eq (balancer->rebuilds, 4);
+  mb_balancer_set_weight (balancer, 4, 7);
+  map_clients (balancer, after);
+  ck_assert_uint_eq (balancer->rebuilds, 4);
+}
+END_TEST
+
+/* Reload ------------------------------------------------------------------------ */
+
+#define N_NAMES 8
+static const gchar *const names[N_NAMES] = {
+  "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel",
+};
+
+/* Fills SPECS with the backends names[WHICH[j]], j < N, with the weights
+ * WEIGHTS[WHICH[j]] (NULL: 1) and backups BACKUP[WHICH[j]] (NULL: none):
+ * the same backends as names[0 .. n) in the order WHICH. */
+static void
+specs_in_order (MbBackendSpec *specs, const guint *which, guint n,
+                const guint *weights, const gboolean *backup)
+{
+  for (guint j = 0; j < n; j++)
+    {
+      specs[j].name = names[which[j]];
+      specs[j].weight = weights != NULL ? weights[which[j]] : 1;
+      specs[j].backup = backup != NULL && backup[which[j]];
+    }
+}
+
+/* The name of the backend a plan tries first. */
+static const gchar *
+first_name (MbBalancer *balancer, const MbBackendSpec *specs, const guint *live, guint64 key)
+{
+  guint order[MAX_BACKENDS];
+
+  mb_balancer_plan (balancer, live, key, order);
+  return specs[order[0]].name;
+}
+
+static const guint identity[] = { 0, 1, 2, 3, 4, 5, 6, 7 };
+
+/* Runs K plans on a balancer over names[0 .. n) in order, then carries it
+ * into one over the same backends in the order WHICH (the old one freed at
+ * once), and checks that the next plans pick the backends, by name, that
+ * an uninterrupted twin picks.  LIVE is in the order of names[]. */
+static void
+assert_carry_goes_on (MbBalance algorithm, guint n, const guint *weights,
+                      const guint *which, guint k, const guint *live)
+{
+  MbBackendSpec straight[MAX_BACKENDS], moved[MAX_BACKENDS];
+  guint moved_live[MAX_BACKENDS];
+  g_autoptr(MbBalancer) twin = NULL;
+  g_autoptr(MbBalancer) carried = NULL;
+  MbBalancer *before;
+
+  specs_in_order (straight, identity, n, weights, NULL);
+  specs_in_order (moved, which, n, weights, NULL);
+  for (guint j = 0; live != NULL && j < n; j++)
+    moved_live[j] = live[which[j]];
+  twin = mb_balancer_new (algorithm, straight, n);
+  before = mb_balancer_new (algorithm, straight, n);
+  mb_balancer_set_seed (twin, 7);
+  mb_balancer_set_seed (before, 7);
+  for (guint i = 0; i < k; i++)
+    {
+      const gchar *name = first_name (twin, straight, live, spread_key (i));
+
+      ck_assert_str_eq (first_name (before, straight, live, spread_key (i)), name);
+    }
+  carried = mb_balancer_new_from (before, algorithm, moved, n, NULL);
+  ck_assert_ptr_nonnull (carried);
+  mb_balancer_free (before);
+  for (guint i = k; i < k + 200; i++)
+    {
+      const gchar *expected = first_name (twin, straight, live, spread_key (i));
+      const gchar *name = first_name (carried, moved, live != NULL ? moved_live : NULL,
+                                      spread_key (i));
+
+      ck_assert_msg (strcmp (name, expected) == 0, "k %u, plan %u after the reload: %s, expected %s",
+                     k, i - k, name, expected);
+    }
+}
+
+/* Round-robin goes on by name across a reload that reorders the backends,
+ * from any point of its cycle: equal weights, whose ties the new order
+ * would break otherwise, and weights 3:1:1. */
+START_TEST (test_carry_round_robin)
+{
+  const guint reversed[] = { 3, 2, 1, 0 }, rotated[] = { 1, 2, 3, 0 };
+  const guint three_one_one[] = { 3, 1, 1 };
+  const guint cba[] = { 2, 1, 0 }, bca[] = { 1, 2, 0 }, acb[] = { 0, 2, 1 };
+
+  for (guint k = 0; k <= 10; k++)
+    {
+      assert_carry_goes_on (MB_BALANCE_ROUND_ROBIN, 4, NULL, reversed, k, NULL);
+      assert_carry_goes_on (MB_BALANCE_ROUND_ROBIN, 4, NULL, rotated, k, NULL);
+      assert_carry_goes_on (MB_BALANCE_ROUND_ROBIN, 4, NULL, identity, k, NULL);
+      assert_carry_goes_on (MB_BALANCE_ROUND_ROBIN, 3, three_one_one, cba, k, NULL);
+      assert_carry_goes_on (MB_BALANCE_ROUND_ROBIN, 3, three_one_one, bca, k, NULL);
+      assert_carry_goes_on (MB_BALANCE_ROUND_ROBIN, 3, three_one_one, acb, k, NULL);
+    }
+}
+END_TEST
+
+/* Many reloads in a row, each reordering the backends at random, against
+ * a balancer that had none. */
+START_TEST (test_carry_round_robin_many_reloads)
+{
+  const guint weights[] = { 2, 1, 3, 1, 2, 1 };
+  const guint n = G_N_ELEMENTS (weights);
+  MbBackendSpec straight[MAX_BACKENDS], moved[MAX_BACKENDS];
+  g_autoptr(GRand) rand = g_rand_new_with_seed (3);
+  g_autoptr(MbBalancer) twin = NULL;
+  g_autoptr(MbBalancer) carried = NULL;
+
+  specs_in_order (straight, identity, n, weights, NULL);
+  twin = mb_balancer_new (MB_BALANCE_ROUND_ROBIN, straight, n);
+  carried = mb_balancer_new (MB_BALANCE_ROUND_ROBIN, straight, n);
+  memcpy (moved, straight, sizeof straight);
+  for (guint reload = 0; reload < 300; reload++)
+    {
+      guint which[MAX_BACKENDS];
+      guint plans = (guint) g_rand_int_range (rand, 0, 12);
+      MbBalancer *before = carried;
+
+      for (guint i = 0; i < plans; i++)
+        ck_assert_str_eq (first_name (carried, moved, NULL, 0),
+                          first_name (twin, straight, NULL, 0));
+      for (guint j = 0; j < n; j++)
+        which[j] = j;
+      for (guint j = n - 1; j > 0; j--)
+        {
+          guint other = (guint) g_rand_int_range (rand, 0, (gint32) j + 1), keep = which[j];
+
+          which[j] = which[other];
+          which[other] = keep;
+        }
+      specs_in_order (moved, which, n, weights, NULL);
+      carried = mb_balancer_new_from (before, MB_BALANCE_ROUND_ROBIN, moved, n, NULL);
+      mb_balancer_free (before);
+    }
+}
+END_TEST
+
+/* Backends added, removed or moved outside the pick group (backups while
+ * the primaries serve) leave it the same: the sequence goes on. */
+START_TEST (test_carry_round_robin_outside_the_group)
+{
+  const guint before_which[] = { 0, 1, 2, 3 };      /* alpha bravo charlie (delta) */
+  const guint after_which[] = { 4, 2, 1, 3, 0 };    /* (echo) charlie bravo (delta) alpha */
+  const gboolean backup[N_NAMES] = { [3] = TRUE, [4] = TRUE };
+  MbBackendSpec before_specs[MAX_BACKENDS], after_specs[MAX_BACKENDS];
+  g_autoptr(MbBalancer) before = NULL;
+  g_autoptr(MbBalancer) after = NULL;
+
+  specs_in_order (before_specs, before_which, 4, NULL, backup);
+  specs_in_order (after_specs, after_which, 5, NULL, backup);
+  before = mb_balancer_new (MB_BALANCE_ROUND_ROBIN, before_specs, 4);
+  ck_assert_str_eq (first_name (before, before_specs, NULL, 0), "alpha");
+  after = mb_balancer_new_from (before, MB_BALANCE_ROUND_ROBIN, after_specs, 5, NULL);
+  ck_assert_str_eq (first_name (after, after_specs, NULL, 0), "bravo");
+  ck_assert_str_eq (first_name (after, after_specs, NULL, 0), "charlie");
+  ck_assert_str_eq (first_name (after, after_specs, NULL, 0), "alpha");
+  /* The plan follows the new list: the tier (charlie bravo alpha) from
+   * the pick, then the backups in their new order. */
+  PLAN_IS (after, 2, 4, 1, 0, 3);
+}
+END_TEST
+
+/* A different pick group starts round-robin over, in the new order, as a
+ * change of the tier does: a backend added to it, one removed, a weight
+ * changed, a backup flag changed while the group's names stay. */
+START_TEST (test_carry_round_robin_other_group)
+{
+  const guint abc[] = { 0, 1, 2 }, abcd[] = { 0, 1, 2, 3 }, cb[] = { 2, 1 };
+  const guint weights[] = { 2, 1, 1 };
+  const gboolean backup[N_NAMES] = { TRUE, TRUE };
+  const gboolean charlie_down[] = { FALSE, FALSE, TRUE };
+  MbBackendSpec old_specs[MAX_BACKENDS], specs[MAX_BACKENDS];
+
+  specs_in_order (old_specs, abc, 3, NULL, NULL);
+  for (guint change = 0; change < 4; change++)
+    {
+      g_autoptr(MbBalancer) before = mb_balancer_new (MB_BALANCE_ROUND_ROBIN, old_specs, 3);
+      g_autoptr(MbBalancer) after = NULL;
+      g_autoptr(MbBalancer) fresh = NULL;
+      const gboolean *down = NULL;
+      guint n = 3;
+
+      if (change == 3)
+        mb_balancer_set_down (before, 2, TRUE);
+      /* The next would be bravo. */
+      ck_assert_str_eq (first_name (before, old_specs, NULL, 0), "alpha");
+      switch (change)
+        {
+        case 0:
+          specs_in_order (specs, abcd, n = 4, NULL, NULL);
+          break;
+        case 1:
+          specs_in_order (specs, cb, n = 2, NULL, NULL);
+          break;
+        case 2:
+          specs_in_order (specs, abc, n, weights, NULL);
+          break;
+        default:
+          /* alpha and bravo, now backups, are the tier still, as charlie
+           * is down. */
+          specs_in_order (specs, abc, n, NULL, backup);
+          down = charlie_down;
+          break;
+        }
+      after = mb_balancer_new_from (before, MB_BALANCE_ROUND_ROBIN, specs, n, down);
+      fresh = mb_balancer_new_from (NULL, MB_BALANCE_ROUND_ROBIN, specs, n, down);
+      for (guint i = 0; i < 20; i++)
+        ck_assert_str_eq (first_name (after, specs, NULL, 0), first_name (fresh, specs, NULL, 0));
+      if (change != 1)
+        {
+          g_autoptr(MbBalancer) again = mb_balancer_new_from (before, MB_BALANCE_ROUND_ROBIN, specs, n, down);
+
+          ck_assert_str_eq (first_name (again, specs, NULL, 0), "alpha");
+        }
+    }
+}
+END_TEST
+
+/* DOWN gives the new balancer its down states from the start: a backend
+ * down before the reload stays out of the tier (last in every plan), and
+ * the pick group being the same, the sequence goes on. */
+START_TEST (test_carry_down)
+{
+  const guint reversed[] = { 3, 2, 1, 0 };
+  const gboolean down[] = { FALSE, FALSE, TRUE, FALSE };  /* bravo, in the new order */
+  const guint up[] = { 0, 1, 3 }, bravo[] = { 2 };
+  MbBackendSpec straight[MAX_BACKENDS], moved[MAX_BACKENDS];
+  g_autoptr(MbBalancer) twin = NULL;
+  g_autoptr(MbBalancer) before = NULL;
+  g_autoptr(MbBalancer) after = NULL;
+  g_autoptr(MbBalancer) all_up = NULL;
+
+  specs_in_order (straight, identity, 4, NULL, NULL);
+  specs_in_order (moved, reversed, 4, NULL, NULL);
+  twin = mb_balancer_new (MB_BALANCE_ROUND_ROBIN, straight, 4);
+  before = mb_balancer_new (MB_BALANCE_ROUND_ROBIN, straight, 4);
+  mb_balancer_set_down (twin, 1, TRUE);
+  mb_balancer_set_down (before, 1, TRUE);
+  for (guint i = 0; i < 4; i++)
+    ck_assert_str_eq (first_name (before, straight, NULL, 0), first_name (twin, straight, NULL, 0));
+
+  after = mb_balancer_new_from (before, MB_BALANCE_ROUND_ROBIN, moved, 4, down);
+  ck_assert (mb_balancer_is_down (after, 2));
+  ck_assert (!mb_balancer_is_down (after, 0));
+  for (guint i = 0; i < 30; i++)
+    {
+      guint picked = pick_in (after, NULL, 0, up, 3, bravo, 1);
+
+      ck_assert_str_eq (moved[picked].name, first_name (twin, straight, NULL, 0));
+    }
+
+  /* Without DOWN, bravo is up: another pick group, started over. */
+  all_up = mb_balancer_new_from (before, MB_BALANCE_ROUND_ROBIN, moved, 4, NULL);
+  ck_assert (!mb_balancer_is_down (all_up, 2));
+  PLAN_IS (all_up, 0, 1, 2, 3);
+  PLAN_IS (all_up, 1, 2, 3, 0);
+}
+END_TEST
+
+/* Source-hash keeps its table across a reload with the same pick group:
+ * every client keeps its backend, by name, and no table is built; one not
+ * built yet is built in the first plan. */
+START_TEST (test_carry_source_hash)
+{
+  const guint weights[N_NAMES] = { 1, 2, 1, 3, 1 };
+  const guint reversed[] = { 4, 3, 2, 1, 0 };
+  MbBackendSpec straight[MAX_BACKENDS], moved[MAX_BACKENDS];
+  g_autoptr(MbBalancer) fresh = NULL;
+  g_autofree guint *before = g_new (guint, DRAWS);
+  g_autofree guint *after = g_new (guint, DRAWS);
+  g_autofree guint *rebuilt = g_new (guint, DRAWS);
+
+  specs_in_order (straight, identity, 5, weights, NULL);
+  specs_in_order (moved, reversed, 5, weights, NULL);
+  fresh = mb_balancer_new (MB_BALANCE_SOURCE_HASH, moved, 5);
+  map_clients (fresh, rebuilt);
+  for (guint built = 0; built < 2; built++)
+    for (guint order = 0; order < 2; order++)
+      {
+        const MbBackendSpec *specs = order == 0 ? straight : moved;
+        const guint *which = order == 0 ? identity : reversed;
+        MbBalancer *old = mb_balancer_new (MB_BALANCE_SOURCE_HASH, straight, 5);
+        g_autoptr(MbBalancer) carried = NULL;
+
+        if (built)
+          map_clients (old, before);
+        carried = mb_balancer_new_from (old, MB_BALANCE_SOURCE_HASH, specs, 5, NULL);
+        if (!built)
+          map_clients (old, before);
+        mb_balancer_free (old);
+        map_clients (carried, after);
+        ck_assert_uint_eq (carried->rebuilds, built ? 0 : 1);
+        for (guint i = 0; i < DRAWS; i++)
+          {
+            expect (strcmp (specs[after[i]].name, straight[before[i]].name) == 0,
+                    "client %u: %s, before the reload %s", i,
+                    specs[after[i]].name, straight[before[i]].name);
+            expect (which[after[i]] == before[i], "client %u", i);
+            if (order == 1)
+              expect (after[i] == rebuilt[i], "client %u: carried %u, built %u", i,
+                      after[i], rebuilt[i]);
+          }
+      }
+}
+END_TEST
+
+/* With a backend down on both sides (DOWN), still no table is built; a
+ * backend added to the group makes the new table of a fresh balancer. */
+START_TEST (test_carry_source_hash_down_and_added)
+{
+  const guint four[] = { 0, 1, 2, 3 }, five[] = { 4, 3, 2, 1, 0 };
+  const gboolean charlie_down[] = { FALSE, FALSE, TRUE, FALSE, FALSE };
+  MbBackendSpec old_specs[MAX_BACKENDS], specs[MAX_BACKENDS];
+  g_autoptr(MbBalancer) old = NULL;
+  g_autoptr(MbBalancer) carried = NULL;
+  g_autoptr(MbBalancer) added = NULL;
+  g_autoptr(MbBalancer) fresh = NULL;
+  g_autofree guint *before = g_new (guint, DRAWS);
+  g_autofree guint *after = g_new (guint, DRAWS);
+  g_autofree guint *expected = g_new (guint, DRAWS);
+
+  specs_in_order (old_specs, four, 4, NULL, NULL);
+  specs_in_order (specs, four, 4, NULL, NULL);
+  old = mb_balancer_new (MB_BALANCE_SOURCE_HASH, old_specs, 4);
+  mb_balancer_set_down (old, 2, TRUE);
+  map_clients (old, before);
+  carried = mb_balancer_new_from (old, MB_BALANCE_SOURCE_HASH, specs, 4, charlie_down);
+  map_clients (carried, after);
+  ck_assert_uint_eq (carried->rebuilds, 0);
+  ck_assert (memcmp (before, after, DRAWS * sizeof *before) == 0);
+
+  specs_in_order (specs, five, 5, NULL, NULL);
+  added = mb_balancer_new_from (old, MB_BALANCE_SOURCE_HASH, specs, 5, NULL);
+  fresh = mb_balancer_new (MB_BALANCE_SOURCE_HASH, specs, 5);
+  map_clients (added, after);
+  map_clients (fresh, expected);
+  ck_assert_uint_eq (added->rebuilds, 1);
+  ck_assert (memcmp (expected, after, DRAWS * sizeof *after) == 0);
+}
+END_TEST
+
+/* Least-connections has no counts to carry; its turn among equally loaded
+ * backends goes on from the same backend. */
+START_TEST (test_carry_least_connections)
+{
+  const guint live[] = { 2, 1, 1, 1 };
+  const guint reversed[] = { 3, 2, 1, 0 };
+  MbBackendSpec moved[MAX_BACKENDS];
+  g_autoptr(MbBalancer) after = NULL;
+
+  for (guint k = 0; k <= 6; k++)
+    assert_carry_goes_on (MB_BALANCE_LEAST_CONNECTIONS, 4, NULL, identity, k, live);
+
+  {
+    MbBackendSpec straight[MAX_BACKENDS];
+    g_autoptr(MbBalancer) before = NULL;
+
+    specs_in_order (straight, identity, 4, NULL, NULL);
+    specs_in_order (moved, reversed, 4, NULL, NULL);
+    before = mb_balancer_new (MB_BALANCE_LEAST_CONNECTIONS, straight, 4);
+    ck_assert_str_eq (first_name (before, straight, NULL, 0), "alpha");
+    ck_assert_str_eq (first_name (before, straight, NULL, 0), "bravo");
+    after = mb_balancer_new_from (before, MB_BALANCE_LEAST_CONNECTIONS, moved, 4, NULL);
+  }
+  /* charlie next, then on in the new order. */
+  ck_assert_str_eq (first_name (after, moved, NULL, 0), "charlie");
+  ck_assert_str_eq (first_name (after, moved, NULL, 0), "bravo");
+  ck_assert_str_eq (first_name (after, moved, NULL, 0), "alpha");
+  ck_assert_str_eq (first_name (after, moved, NULL, 0), "delta");
+}
+END_TEST
+
+/* Random-two's generator goes on: with the group in the same order, the
+ * same picks as without the reload. */
+START_TEST (test_carry_random_two)
+{
+  const guint live[] = { 3, 1, 4, 1, 5, 9 };
+  const guint equal[] = { 2, 2, 2, 2, 2, 2 };
+  const guint weights[] = { 1, 2, 1, 2, 1, 2 };
+
+  for (guint k = 0; k <= 40; k += 8)
+    {
+      assert_carry_goes_on (MB_BALANCE_RANDOM_TWO, 6, NULL, identity, k, live);
+      assert_carry_goes_on (MB_BALANCE_RANDOM_TWO, 6, NULL, identity, k, equal);
+      assert_carry_goes_on (MB_BALANCE_RANDOM_TWO, 6, weights, identity, k, equal);
+    }
+}
+END_TEST
+
+/* Source-hash over the same backends, whatever the order: the carry
+ * helper's own check, for every k. */
+START_TEST (test_carry_source_hash_goes_on)
+{
+  const guint rotated[] = { 2, 3, 4, 0, 1 };
+  const guint weights[] = { 3, 1, 2, 1, 1 };
+
+  assert_carry_goes_on (MB_BALANCE_SOURCE_HASH, 5, weights, rotated, 7, NULL);
+  assert_carry_goes_on (MB_BALANCE_SOURCE_HASH, 5, NULL, identity, 7, NULL);
+}
+END_TEST
+
+/* Names are what a reload matches on, so twins (the balancer allows them;
+ * a configuration never has them) match nothing: another pick group, a
+ * table of its own. */
+START_TEST (test_carry_twins)
+{
+  const MbBackendSpec two[] = { { "alpha", 1, FALSE }, { "bravo", 1, FALSE } };
+  const MbBackendSpec twins[] = { { "alpha", 1, FALSE }, { "alpha", 1, FALSE } };
+  const MbBackendSpec *from[] = { two, twins }, *to[] = { twins, two };
+
+  for (guint t = 0; t < 2; t++)
+    {
+      g_autoptr(MbBalancer) old = mb_balancer_new (MB_BALANCE_SOURCE_HASH, from[t], 2);
+      g_autoptr(MbBalancer) carried = NULL;
+      g_autofree guint *where = g_new (guint, DRAWS);
+
+      map_clients (old, where);
+      carried = mb_balancer_new_from (old, MB_BALANCE_SOURCE_HASH, to[t], 2, NULL);
+      for (guint k = 0; k < 1000; k++)
+        pick_all (carried, NULL, spread_key (k), 2);
+      ck_assert_uint_eq (carried->rebuilds, 1);
+    }
+}
+END_TEST
+
+/* Another algorithm: a fresh balancer, nothing carried. */
+START_TEST (test_carry_other_algorithm)
+{
+  MbBackendSpec specs[MAX_BACKENDS];
+  g_autoptr(MbBalancer) rr = NULL;
+  g_autoptr(MbBalancer) sh = NULL;
+  g_autoptr(MbBalancer) fresh = NULL;
+  g_autoptr(MbBalancer) back = NULL;
+  g_autofree guint *where = g_new (guint, DRAWS);
+  g_autofree guint *expected = g_new (guint, DRAWS);
+
+  specs_in_order (specs, identity, 4, NULL, NULL);
+  rr = mb_balancer_new (MB_BALANCE_ROUND_ROBIN, specs, 4);
+  PLAN_IS (rr, 0, 1, 2, 3);
+  sh = mb_balancer_new_from (rr, MB_BALANCE_SOURCE_HASH, specs, 4, NULL);
+  fresh = mb_balancer_new (MB_BALANCE_SOURCE_HASH, specs, 4);
+  map_clients (sh, where);
+  map_clients (fresh, expected);
+  ck_assert_uint_eq (sh->rebuilds, 1);
+  ck_assert (memcmp (where, expected, DRAWS * sizeof *where) == 0);
+  back = mb_balancer_new_from (sh, MB_BALANCE_ROUND_ROBIN, specs, 4, NULL);
+  PLAN_IS (back, 0, 1, 2, 3);
+  PLAN_IS (back, 1, 2, 3, 0);
+}
+END_TEST
+
 static Suite *
 balancer_suite (void)
 {
@@ -799,6 +1338,8 @@ balancer_suite (void)
   TCase *lc = tcase_create ("least-connections");
   TCase *r2 = tcase_create ("random-two");
   TCase *sh = tcase_create ("source-hash");
+  TCase *weights = tcase_create ("weights");
+  TCase *reload = tcase_create ("reload");
 
   tcase_add_test (rr, test_round_robin_order);
   tcase_add_test (rr, test_round_robin_failover_order);
@@ -836,6 +1377,25 @@ balancer_suite (void)
   tcase_add_test (sh, test_source_hash_down_and_up);
   tcase_add_test (sh, test_source_hash_weighted);
   suite_add_tcase (suite, sh);
+
+  tcase_add_test (weights, test_set_weight_round_robin);
+  tcase_add_test (weights, test_set_weight_outside_the_tier);
+  tcase_add_test (weights, test_set_weight_source_hash);
+  suite_add_tcase (suite, weights);
+
+  tcase_add_test (reload, test_carry_round_robin);
+  tcase_add_test (reload, test_carry_round_robin_many_reloads);
+  tcase_add_test (reload, test_carry_round_robin_outside_the_group);
+  tcase_add_test (reload, test_carry_round_robin_other_group);
+  tcase_add_test (reload, test_carry_down);
+  tcase_add_test (reload, test_carry_source_hash);
+  tcase_add_test (reload, test_carry_source_hash_down_and_added);
+  tcase_add_test (reload, test_carry_source_hash_goes_on);
+  tcase_add_test (reload, test_carry_least_connections);
+  tcase_add_test (reload, test_carry_random_two);
+  tcase_add_test (reload, test_carry_twins);
+  tcase_add_test (reload, test_carry_other_algorithm);
+  suite_add_tcase (suite, reload);
   return suite;
 }
 
