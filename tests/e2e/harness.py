@@ -7,7 +7,8 @@ assert on sockets.  This module provides:
     parallel do not race for the same port; ::1 for IPv6),
   * backend servers running in daemon threads of the test process,
   * the Daemon class: start, wait for READY=1 on our own NOTIFY_SOCKET, signal,
-    stop, RSS; always killed and reaped in cleanup,
+    stop, RSS; always killed and reaped in cleanup; reload() (SIGHUP framed
+    by RELOADING=1 ... READY=1), wait_status() and wait_log() on what it says,
   * run(): run the binary to completion (-t, -V, configuration errors),
   * a TestCase base class wiring all of it to unittest cleanups, and a test
     runner mapping skipped tests to exit status 77 (automake SKIP).
@@ -44,6 +45,8 @@ READY_TIMEOUT = 10.0   # start-up until READY=1
 IO_TIMEOUT = 5.0       # one socket operation
 CLOSE_TIMEOUT = 10.0   # waiting for the daemon to close a connection
 EXIT_TIMEOUT = 10.0    # waiting for the daemon to exit
+RELOAD_START_TIMEOUT = 3.0   # SIGHUP until RELOADING=1 (sent before the file is read)
+RELOAD_TIMEOUT = 10.0        # RELOADING=1 until READY=1 (the reload applied or rejected)
 
 # Opt-in memcheck: with MB_VALGRIND=1 every daemon (Daemon and run()) runs under
 # valgrind, and a test fails if valgrind reports any error or any definitely or
@@ -70,6 +73,8 @@ def measures_memory():
 if VALGRIND:
     READY_TIMEOUT *= 6
     EXIT_TIMEOUT *= 6
+    RELOAD_START_TIMEOUT *= 6
+    RELOAD_TIMEOUT *= 6
 
 _rng = random.SystemRandom()
 
@@ -625,6 +630,7 @@ class _Notify:
         # Like systemd's: a daemon that has dropped privileges still reaches it.
         os.chmod(self.path, 0o777)
         self.lines = []
+        self.datagrams = []     # the same, one list of lines per datagram
 
     def poll(self, timeout):
         """Receive pending datagrams (waiting at most timeout); True if any came."""
@@ -634,7 +640,9 @@ class _Notify:
             if not r:
                 return got
             data = self.sock.recv(65536)
-            self.lines.extend(data.decode(errors="replace").split("\n"))
+            lines = data.decode(errors="replace").split("\n")
+            self.lines.extend(lines)
+            self.datagrams.append(lines)
             got = True
         return got
 
@@ -730,6 +738,21 @@ def accept_queue(mb, addr):
     raise AssertionError(f"no listening socket on {addr}")
 
 
+def listener_inode(mb, addr):
+    """The inode of the daemon's listening socket on ADDR, an IPv4 address
+    (its LISTEN line in /proc/PID/net/tcp), or None when nothing listens
+    there: the same inode before and after a reload means the same socket."""
+    host = "".join(f"{int(part):02X}" for part in reversed(addr.host.split(".")))
+    local = f"{host}:{addr.port:04X}"
+    with open(f"/proc/{mb.proc.pid}/net/tcp") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            if fields[1] == local and fields[3] == "0A":
+                return fields[9]
+    return None
+
+
 def open_files(mb):
     """What the daemon's descriptors point to, as a multiset.  Compared with
     a baseline rather than counted: sd_notify() may still hold the socket it
@@ -756,6 +779,19 @@ def wait_fds_back(mb, baseline, timeout=15.0):
 
 
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
+# One line of the daemon's log on stderr: "YYYY-MM-DD HH:MM:SS.mmm level: message".
+LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) "
+                      r"(error|critical|warning|notice|info|debug): (.*)$")
+RELOAD_OK = "; last reload ok"
+RELOAD_FAILED = re.compile(r"; last reload failed: (\d+) error(?:s|\(s\))?$")
+
+Reload = collections.namedtuple("Reload", "sent ready status log_mark")
+Reload.__doc__ = """One reload seen by Daemon.reload(): time.monotonic() when SIGHUP
+was sent and when READY=1 was received (the reload window), the STATUS=
+text that came with READY=1, and the size of stderr before SIGHUP (what
+the reload logged is in stderr_since(log_mark))."""
 
 
 class Daemon:
@@ -790,6 +826,7 @@ class Daemon:
         self.proc = None
         self.notify = None
         self.returncode = None
+        self.reloads = []             # Reload, one per reload() call
         Daemon._count += 1
         self.stderr_path = os.path.join(self.dir, f"daemon{Daemon._count}.stderr")
         self.stdout_path = os.path.join(self.dir, f"daemon{Daemon._count}.stdout")
@@ -902,6 +939,151 @@ class Daemon:
     def signal(self, sig):
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
+
+    # -- reloading (SIGHUP) and what the daemon says about it
+
+    def write_config(self, config_text):
+        """Replace the configuration file (str or bytes) at once: a new file
+        renamed over the old one, so that the daemon never reads half of it."""
+        mode = "wb" if isinstance(config_text, bytes) else "w"
+        tmp = self.config_path + ".new"
+        with open(tmp, mode) as f:
+            f.write(config_text)
+        os.replace(tmp, self.config_path)
+
+    def _wait_datagram(self, predicate, start, timeout, what):
+        """Index of the first notification datagram from START on that
+        satisfies PREDICATE (a list of lines); fails after TIMEOUT seconds or
+        when the daemon exits."""
+        deadline = time.monotonic() + timeout
+        for _ in range(1 << 20):
+            for i in range(start, len(self.notify.datagrams)):
+                if predicate(self.notify.datagrams[i]):
+                    return i
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            if self.notify.poll(min(left, 0.05)):
+                continue
+            if self.proc.poll() is not None and not self.notify.poll(0):
+                raise AssertionError(f"daemon exited with status {self.proc.returncode} "
+                                     f"before sending {what}; stderr:\n{self.stderr(4000)}")
+        since = [line for d in self.notify.datagrams[start:] for line in d if line]
+        raise AssertionError(f"no {what} within {timeout} s (notifications since: {since}); "
+                             f"daemon stderr ends:\n{self.stderr(1500)}")
+
+    def reload(self, config_text=None, expect_ok=True, timeout=RELOAD_TIMEOUT):
+        """Reload as systemd would: write CONFIG_TEXT over the file when given,
+        send SIGHUP, wait (bounded) for the next RELOADING=1, which must come
+        with MONOTONIC_USEC= (between the signal and now), then for the
+        READY=1 after it, which must come with STATUS=.  Returns the STATUS
+        text; expect_ok True wants it to end with "; last reload ok", False
+        with "; last reload failed: N error(s)", None checks neither.  The
+        reload is appended to self.reloads (see Reload)."""
+        if config_text is not None:
+            self.write_config(config_text)
+        if self.proc.poll() is not None:
+            raise AssertionError(f"daemon exited with status {self.proc.returncode} before "
+                                 f"the reload; stderr:\n{self.stderr(4000)}")
+        self.notify.poll(0)
+        start = len(self.notify.datagrams)
+        log_mark = self.stderr_mark()
+        sent = time.monotonic()
+        sent_us = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+        self.proc.send_signal(signal.SIGHUP)
+        i = self._wait_datagram(lambda d: "RELOADING=1" in d, start, RELOAD_START_TIMEOUT,
+                                "RELOADING=1 after SIGHUP")
+        now_us = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+        stamps = [l[len("MONOTONIC_USEC="):] for l in self.notify.datagrams[i]
+                  if l.startswith("MONOTONIC_USEC=")]
+        if len(stamps) != 1 or not stamps[0].isdigit():
+            raise AssertionError(f"RELOADING=1 without one MONOTONIC_USEC=<n> in the same "
+                                 f"notification: {self.notify.datagrams[i]}")
+        if not sent_us <= int(stamps[0]) <= now_us:
+            raise AssertionError(f"MONOTONIC_USEC={stamps[0]} is not between the SIGHUP "
+                                 f"({sent_us}) and RELOADING=1 ({now_us}) on CLOCK_MONOTONIC")
+        j = self._wait_datagram(lambda d: "READY=1" in d, i + 1, timeout,
+                                "READY=1 after RELOADING=1")
+        ready = time.monotonic()
+        statuses = [l[len("STATUS="):] for l in self.notify.datagrams[j] if l.startswith("STATUS=")]
+        if len(statuses) != 1:
+            raise AssertionError(f"READY=1 after a reload without one STATUS= in the same "
+                                 f"notification: {self.notify.datagrams[j]}")
+        status = statuses[0]
+        self.reloads.append(Reload(sent, ready, status, log_mark))
+        if expect_ok is True and not status.endswith(RELOAD_OK):
+            raise AssertionError(f"reload not reported ok: STATUS={status!r} does not end with "
+                                 f"{RELOAD_OK!r}; daemon stderr since SIGHUP:\n"
+                                 f"{self.stderr_since(log_mark)[-4000:]}")
+        if expect_ok is False and not RELOAD_FAILED.search(status):
+            raise AssertionError(f"reload not reported failed: STATUS={status!r} does not end "
+                                 f"with '; last reload failed: N error(s)'; daemon stderr "
+                                 f"since SIGHUP:\n{self.stderr_since(log_mark)[-4000:]}")
+        return status
+
+    def wait_status(self, text, timeout=IO_TIMEOUT, start=0):
+        """Wait for a STATUS= notification, from notification line START on,
+        whose text contains TEXT; returns the index of that line."""
+        deadline = time.monotonic() + timeout
+        for _ in range(1 << 20):
+            for i in range(start, len(self.notify.lines)):
+                line = self.notify.lines[i]
+                if line.startswith("STATUS=") and text in line:
+                    return i
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            if self.notify.poll(min(left, 0.05)):
+                continue
+            if self.proc.poll() is not None and not self.notify.poll(0):
+                raise AssertionError(f"daemon exited with status {self.proc.returncode} "
+                                     f"before STATUS= with {text!r}; stderr:\n{self.stderr(4000)}")
+        statuses = [l for l in self.notify.lines[start:] if l.startswith("STATUS=")]
+        raise AssertionError(f"no STATUS= containing {text!r} within {timeout} s "
+                             f"(STATUS= lines since: {statuses})")
+
+    def stderr_mark(self):
+        """The current size of the daemon's stderr: stderr_since() starts there."""
+        try:
+            return os.path.getsize(self.stderr_path)
+        except OSError:
+            return 0
+
+    def stderr_since(self, mark=0):
+        """What the daemon wrote on stderr from byte MARK on."""
+        try:
+            with open(self.stderr_path, "rb") as f:
+                f.seek(mark)
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def log_lines(self, since=0):
+        """Complete stderr lines from byte SINCE on (a line still being
+        written is left out)."""
+        text = self.stderr_since(since)
+        return text.split("\n")[:-1]
+
+    def wait_log(self, pattern, timeout=IO_TIMEOUT, since=0, what=None):
+        """Wait until a complete stderr line from byte SINCE on matches the
+        regular expression PATTERN (re.search); returns the match.  The
+        daemon logs from a thread of its own: a line may come a little after
+        what it reports."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        exited = False
+        for _ in range(1 << 20):
+            exited = self.proc.poll() is not None     # then this look is the last
+            for line in self.log_lines(since):
+                m = regex.search(line)
+                if m:
+                    return m
+            if exited or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        when = f"before the daemon exited ({self.proc.returncode})" if exited else f"within {timeout} s"
+        raise AssertionError(f"no log line matching {what or pattern!r} {when}; "
+                             f"daemon stderr since then:\n{self.stderr_since(since)[-4000:]}")
 
     def wait(self, timeout=EXIT_TIMEOUT):
         """Exit status (negative: killed by that signal); fails after timeout."""
