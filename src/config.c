@@ -126,6 +126,7 @@ mb_config_new (const gchar *path)
 {
   MbConfig *config = g_new0 (MbConfig, 1);
 
+  config->ref_count = 1;
   config->path = g_strdup (path);
   config->log_level = MB_LOG_LEVEL_MESSAGE;
   config->shutdown_timeout_ms = MB_DEFAULT_SHUTDOWN_TIMEOUT_MS;
@@ -134,10 +135,17 @@ mb_config_new (const gchar *path)
   return config;
 }
 
-void
-mb_config_free (MbConfig *config)
+MbConfig *
+mb_config_ref (MbConfig *config)
 {
-  if (config == NULL)
+  g_atomic_int_inc (&config->ref_count);
+  return config;
+}
+
+void
+mb_config_unref (MbConfig *config)
+{
+  if (config == NULL || !g_atomic_int_dec_and_test (&config->ref_count))
     return;
   g_free (config->path);
   g_free (config->user);

@@ -94,6 +94,7 @@ typedef struct {
 } MbFrontendConfig;
 
 typedef struct {
+  gint ref_count;          /* atomic: the daemon and each frontend built from it */
   gchar *path;
   MbLogLevel log_level;
   guint64 shutdown_timeout_ms; /* 0: don't wait */
@@ -112,8 +113,13 @@ typedef struct {
  * (MB_ERROR_CONFIG, every problem on its own line) when anything is wrong,
  * including a missing or empty file. */
 MbConfig *mb_config_load (const gchar *path, GError **error);
-void mb_config_free (MbConfig *config);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (MbConfig, mb_config_free)
+/* Reference counted: the daemon holds the configuration in force, and each
+ * runtime frontend the one its settings come from (after a reload, until
+ * it is updated or ends).  Never changed once loaded: any thread may read
+ * it while it holds a reference. */
+MbConfig *mb_config_ref (MbConfig *config);
+void mb_config_unref (MbConfig *config);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MbConfig, mb_config_unref)
 
 const gchar *mb_log_level_to_string (MbLogLevel level);
 

@@ -40,8 +40,8 @@ reload_teardown (void)
 {
   /* The plan points into both configurations: free it first. */
   g_clear_pointer (&plan, mb_reload_plan_free);
-  g_clear_pointer (&new_config, mb_config_free);
-  g_clear_pointer (&old_config, mb_config_free);
+  g_clear_pointer (&new_config, mb_config_unref);
+  g_clear_pointer (&old_config, mb_config_unref);
   dir_teardown ();
 }
 
