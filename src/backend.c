@@ -1,4 +1,4 @@
-/* backend.c - up, down and passive ejection; see backend.h. */
+/* backend.c - a backend's life, up, down and passive ejection; see backend.h. */
 #include "build-config.h"
 
 #include "backend.h"
@@ -6,33 +6,100 @@
 #include "log.h"
 #include "worker.h"
 
-/* The summary of the connect failures that failure_log kept out of the log. */
+/* The summary of the connect failures that failure_log kept out of the log
+ * (any thread: only immutable fields). */
 static void
 log_failures (guint64 count, guint seconds, gpointer data)
 {
   MbBackend *backend = data;
   g_autofree gchar *text = mb_rate_limit_count (count);
 
-  mb_log (G_LOG_LEVEL_WARNING, "MB_FRONTEND", backend->frontend->config->title,
-          "MB_BACKEND", backend->config->title, NULL,
+  mb_log (G_LOG_LEVEL_WARNING, "MB_FRONTEND", backend->frontend_title, "MB_BACKEND", backend->title, NULL,
           "frontend %s: backend %s: %s more connect failure%s in the last %u s",
-          backend->frontend->config->title, backend->config->title, text, count == 1 ? "" : "s", seconds);
+          backend->frontend_title, backend->title, text, count == 1 ? "" : "s", seconds);
 }
 
-void
-mb_backend_init (MbBackend *backend, MbFrontend *frontend, guint index, const MbBackendConfig *config)
+MbBackend *
+mb_backend_new (MbFrontend *frontend, const gchar *frontend_title, guint index, const MbBackendConfig *config)
 {
-  backend->config = config;
-  backend->frontend = frontend;
-  backend->index = index;
+  MbBackend *backend = g_new0 (MbBackend, 1);
+
+  backend->ref_count = 1;
+  backend->title = g_strdup (config->title);
+  backend->frontend_title = g_strdup (frontend_title);
+  backend->forward_to = g_strdup (config->forward_to);
+  g_mutex_init (&backend->lock);
   mb_rate_limit_init (&backend->failure_log, MB_RATE_LIMIT_INTERVAL_MS, log_failures, backend);
+  backend->frontend = frontend;
+  mb_backend_update (backend, index, config);
+  return backend;
 }
 
-void
-mb_backend_clear (MbBackend *backend)
+MbBackend *
+mb_backend_ref (MbBackend *backend)
 {
+  g_atomic_int_inc (&backend->ref_count);
+  return backend;
+}
+
+static gboolean
+backend_free (gpointer data)
+{
+  MbBackend *backend = data;
+
   mb_worker_clear_source (&backend->revive);
   mb_rate_limit_clear (&backend->failure_log);
+  g_clear_pointer (&backend->addresses, g_ptr_array_unref);
+  g_mutex_clear (&backend->lock);
+  g_free (backend->title);
+  g_free (backend->frontend_title);
+  g_free (backend->forward_to);
+  g_free (backend);
+  return G_SOURCE_REMOVE;
+}
+
+void
+mb_backend_unref (MbBackend *backend)
+{
+  if (backend == NULL || !g_atomic_int_dec_and_test (&backend->ref_count))
+    return;
+  /* Its timers live in the main context: freed there (the last session of
+   * a removed backend may end on a worker). */
+  mb_worker_run_on_main (backend_free, backend);
+}
+
+void
+mb_backend_update (MbBackend *backend, guint index, const MbBackendConfig *config)
+{
+  GPtrArray *old;
+
+  backend->index = index;
+  backend->weight = config->weight;
+  backend->backup = config->backup;
+  g_mutex_lock (&backend->lock);
+  old = backend->addresses;
+  backend->addresses = g_ptr_array_ref (config->addresses);
+  g_mutex_unlock (&backend->lock);
+  if (old != NULL)
+    g_ptr_array_unref (old);
+}
+
+void
+mb_backend_detach (MbBackend *backend)
+{
+  backend->frontend = NULL;
+  mb_worker_clear_source (&backend->revive);
+}
+
+GPtrArray *
+mb_backend_get_addresses (MbBackend *backend)
+{
+  GPtrArray *addresses;
+
+  g_mutex_lock (&backend->lock);
+  addresses = g_ptr_array_ref (backend->addresses);
+  g_mutex_unlock (&backend->lock);
+  return addresses;
 }
 
 gboolean
@@ -49,12 +116,12 @@ apply (MbBackend *backend, gboolean was_down, const gchar *why)
   MbFrontend *frontend = backend->frontend;
   gboolean down = mb_backend_is_down (backend);
 
-  if (down == was_down)
+  if (down == was_down || frontend == NULL)
     return;
   mb_balancer_set_down (frontend->balancer, backend->index, down);
   mb_log (down ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_MESSAGE,
-          "MB_FRONTEND", frontend->config->title, "MB_BACKEND", backend->config->title, NULL,
-          "frontend %s: backend %s is %s (%s)", frontend->config->title, backend->config->title,
+          "MB_FRONTEND", backend->frontend_title, "MB_BACKEND", backend->title, NULL,
+          "frontend %s: backend %s is %s (%s)", backend->frontend_title, backend->title,
           down ? "DOWN" : "UP", why);
   mb_frontend_backends_changed (frontend);
 }
@@ -73,18 +140,20 @@ on_revive (gpointer data)
 {
   MbBackend *backend = data;
   gboolean was_down = mb_backend_is_down (backend);
-  g_autofree gchar *why = g_strdup_printf ("fail_timeout of %" G_GUINT64_FORMAT " ms passed",
-                                           backend->frontend->config->fail_timeout_ms);
+  g_autofree gchar *why = NULL;
 
   g_clear_pointer (&backend->revive, g_source_unref);
   backend->down_passive = FALSE;
   backend->fails = 0;
+  if (backend->frontend != NULL)
+    why = g_strdup_printf ("fail_timeout of %" G_GUINT64_FORMAT " ms passed",
+                           backend->frontend->config->fail_timeout_ms);
   apply (backend, was_down, why);
   return G_SOURCE_REMOVE;
 }
 
 typedef struct {
-  MbBackend *backend;
+  MbBackend *backend;      /* a reference */
   gboolean failed;
   gchar *reason;
 } Report;
@@ -94,10 +163,12 @@ report_on_main (gpointer data)
 {
   Report *report = data;
   MbBackend *backend = report->backend;
-  const MbFrontendConfig *config = backend->frontend->config;
+  const MbFrontendConfig *config = backend->frontend ? backend->frontend->config : NULL;
   gint64 now = g_get_monotonic_time ();
 
-  if (!report->failed)
+  if (config == NULL)
+    ;   /* removed by a reload meanwhile */
+  else if (!report->failed)
     backend->fails = 0;
   else if (config->max_fails > 0 && !backend->down_passive)
     {
@@ -119,6 +190,7 @@ report_on_main (gpointer data)
           apply (backend, was_down, why);
         }
     }
+  mb_backend_unref (backend);
   g_free (report->reason);
   g_free (report);
   return G_SOURCE_REMOVE;
@@ -129,7 +201,7 @@ report (MbBackend *backend, gboolean failed, const gchar *reason)
 {
   Report *r = g_new0 (Report, 1);
 
-  r->backend = backend;
+  r->backend = mb_backend_ref (backend);
   r->failed = failed;
   r->reason = g_strdup (reason);
   mb_worker_run_on_main (report_on_main, r);
@@ -138,8 +210,8 @@ report (MbBackend *backend, gboolean failed, const gchar *reason)
 void
 mb_backend_connect_failed (MbBackend *backend, const gchar *reason)
 {
-  if (backend->frontend->config->max_fails == 0)
-    return;
+  /* Whether failures count (max_fails) is the main thread's to say: its
+   * frontend's settings may change with a reload. */
   g_atomic_int_inc (&backend->failing);
   report (backend, TRUE, reason);
 }

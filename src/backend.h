@@ -1,17 +1,32 @@
-/* backend.h - a backend at run time: its live sessions, up or down.
+/* backend.h - a backend at run time: its addresses, live sessions, up or down.
  *
- * A backend is down while its active checks say so (health.c), or for
- * fail_timeout after max_fails failed connects within fail_timeout
- * (passive ejection, here); either way its frontend's balancer skips it
- * (balancer.h).  Sessions already relaying to it are not cut.  Up and down
- * change on the main thread only, where the balancer is used; sessions
- * report their connects from their workers, and only failures (or the
- * first success after them) cross threads.  Every change of a backend's
- * state is logged once, and STATUS= is updated.
+ * A backend is an object of its own, reference counted, so that it can
+ * outlive a reload that removes it: its frontend's current backend list
+ * (frontend.h) holds a reference, and so does every session planned over
+ * a list that contains it (sessions hold the list).  A reload that keeps a
+ * backend (same frontend, title and forward_to) keeps the object, and with
+ * it its state: up or down, consecutive check results, passive ejection,
+ * live count.  A removed backend is detached from its frontend and takes no
+ * new session; its sessions go on.
+ *
+ * Down and up.  A backend is down while its active checks say so
+ * (health.c), or for fail_timeout after max_fails failed connects within
+ * fail_timeout (passive ejection, here); either way its frontend's balancer
+ * skips it (balancer.h).  Sessions already relaying to it are not cut.  Up
+ * and down change on the main thread only, where the balancer is used;
+ * sessions report their connects from their workers, and only failures (or
+ * the first success after them) cross threads.  Every change of a
+ * backend's state is logged once, and STATUS= is updated.
+ *
+ * Threads: title, frontend_title and forward_to never change; addresses
+ * change under a lock (a reload resolves names again) and are read with
+ * mb_backend_get_addresses(); live and failing are atomics; the rest is
+ * the main thread's.  The last reference may be dropped on any thread: the
+ * object is then freed on the main thread.
  */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 
 #include "config.h"
 #include "ratelimit.h"
@@ -21,22 +36,45 @@ G_BEGIN_DECLS
 typedef struct MbFrontend MbFrontend;
 
 typedef struct {
-  const MbBackendConfig *config;   /* borrowed: the MbConfig outlives us */
-  MbFrontend *frontend;
-  guint index;                     /* in the frontend's backends and balancer */
+  gint ref_count;                  /* atomic */
+  gchar *title;                    /* immutable */
+  gchar *frontend_title;           /* immutable: its frontend's, for log lines */
+  gchar *forward_to;               /* immutable: a changed forward_to is another backend */
   gint live;                       /* sessions connecting or relaying to it (atomic) */
   gint failing;                    /* failed connects not yet cleared by a success (atomic) */
   MbRateLimit failure_log;         /* the sessions' "connect failed" lines (any thread) */
+  /* private */
+  GMutex lock;
+  GPtrArray *addresses;            /* GInetSocketAddress, tried in order; under lock */
   /* Main thread only: */
+  MbFrontend *frontend;            /* NULL once a reload removed it */
+  guint index;                     /* in the frontend's current list and balancer */
+  guint weight;
+  gboolean backup;
   guint fails;                     /* failed connects in the current window */
   gint64 window_start;             /* monotonic, microseconds */
   GSource *revive;                 /* while passively down: ends it after fail_timeout */
   gboolean down_active, down_passive;
+  guint check_successes, check_failures; /* consecutive, kept across reloads */
 } MbBackend;
 
-void mb_backend_init (MbBackend *backend, MbFrontend *frontend, guint index,
-                      const MbBackendConfig *config);
-void mb_backend_clear (MbBackend *backend);
+/* A backend of FRONTEND (not referenced: the frontend holds the backend,
+ * and detaches it before it goes) from CONFIG, at INDEX of its list. */
+MbBackend *mb_backend_new (MbFrontend *frontend, const gchar *frontend_title, guint index,
+                           const MbBackendConfig *config);
+MbBackend *mb_backend_ref (MbBackend *backend);
+void mb_backend_unref (MbBackend *backend);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MbBackend, mb_backend_unref)
+
+/* A reload kept BACKEND (same title and forward_to): its options and
+ * addresses take CONFIG's values, at INDEX of the new list.  Main thread. */
+void mb_backend_update (MbBackend *backend, guint index, const MbBackendConfig *config);
+/* A reload removed BACKEND from its frontend: no new session, no timer;
+ * its sessions go on.  Main thread. */
+void mb_backend_detach (MbBackend *backend);
+
+/* The addresses to try now, in order (a new reference). */
+GPtrArray *mb_backend_get_addresses (MbBackend *backend);
 
 gboolean mb_backend_is_down (const MbBackend *backend);
 

@@ -126,9 +126,9 @@ update_accepting (MbFrontend *frontend)
       if (now - frontend->last_limit_log > 10 * G_USEC_PER_SEC || frontend->last_limit_log == 0)
         {
           frontend->last_limit_log = now;
-          mb_log (G_LOG_LEVEL_WARNING, "MB_FRONTEND", frontend->config->title, NULL,
+          mb_log (G_LOG_LEVEL_WARNING, "MB_FRONTEND", frontend->title, NULL,
                   "frontend %s: at max_connections (%d here, %u in all): new connections wait until sessions end",
-                  frontend->config->title, g_atomic_int_get (&frontend->live), mb_session_count ());
+                  frontend->title, g_atomic_int_get (&frontend->live), mb_session_count ());
         }
     }
 
@@ -152,7 +152,7 @@ on_resume (gpointer data)
 }
 
 typedef struct {
-  MbFrontend *frontend;
+  MbFrontend *frontend;   /* a reference */
   gchar *what;
   GError *error;
 } Pause;
@@ -163,6 +163,7 @@ pause_on_main (gpointer data)
   Pause *pause = data;
 
   mb_frontend_pause (pause->frontend, pause->what, pause->error);
+  mb_frontend_unref (pause->frontend);
   g_free (pause->what);
   g_error_free (pause->error);
   g_free (pause);
@@ -178,7 +179,7 @@ mb_frontend_pause (MbFrontend *frontend, const gchar *what, const GError *error)
     {
       Pause *pause = g_new0 (Pause, 1);
 
-      pause->frontend = frontend;
+      pause->frontend = mb_frontend_ref (frontend);
       pause->what = g_strdup (what);
       pause->error = g_error_copy (error);
       mb_worker_run_on_main (pause_on_main, pause);
@@ -188,9 +189,9 @@ mb_frontend_pause (MbFrontend *frontend, const gchar *what, const GError *error)
   /* One line per shortage (failures less than a second apart), however
    * many pauses it takes. */
   if (frontend->last_shortage == 0 || now - frontend->last_shortage > G_USEC_PER_SEC)
-    mb_log (G_LOG_LEVEL_WARNING, "MB_FRONTEND", frontend->config->title, NULL,
+    mb_log (G_LOG_LEVEL_WARNING, "MB_FRONTEND", frontend->title, NULL,
             "frontend %s: %s: %s; pausing accepts for %d ms at a time until resources return",
-            frontend->config->title, what, mb_error_reason (error), ACCEPT_PAUSE_MS);
+            frontend->title, what, mb_error_reason (error), ACCEPT_PAUSE_MS);
   frontend->last_shortage = now;
   if (frontend->resume == 0 && frontend->listeners->len > 0)
     frontend->resume = g_timeout_add (ACCEPT_PAUSE_MS, on_resume, frontend);
@@ -295,8 +296,8 @@ mb_frontend_plan (MbFrontend *frontend, guint64 key, guint *order)
   if (frontend->config->balance == MB_BALANCE_LEAST_CONNECTIONS
       || frontend->config->balance == MB_BALANCE_RANDOM_TWO)
     {
-      for (guint i = 0; i < frontend->n_backends; i++)
-        frontend->backend_live[i] = (guint) g_atomic_int_get (&frontend->backends[i].live);
+      for (guint i = 0; i < frontend->backends->len; i++)
+        frontend->backend_live[i] = (guint) g_atomic_int_get (&((MbBackend *) frontend->backends->pdata[i])->live);
       return mb_balancer_plan (frontend->balancer, frontend->backend_live, key, order);
     }
   return mb_balancer_plan (frontend->balancer, NULL, key, order);
@@ -312,10 +313,10 @@ mb_frontend_summary (void)
       MbFrontend *frontend = all_frontends->pdata[i];
       guint up = 0;
 
-      for (guint j = 0; j < frontend->n_backends; j++)
-        up += mb_backend_is_down (&frontend->backends[j]) ? 0 : 1;
+      for (guint j = 0; j < frontend->backends->len; j++)
+        up += mb_backend_is_down (frontend->backends->pdata[j]) ? 0 : 1;
       g_string_append_printf (summary, "%s%s: %u/%u backends up", i > 0 ? ", " : "",
-                              frontend->config->title, up, frontend->n_backends);
+                              frontend->title, up, frontend->backends->len);
     }
   return g_string_free (summary, FALSE);
 }
@@ -371,37 +372,88 @@ log_no_backend (guint64 count, guint seconds, gpointer data)
   MbFrontend *frontend = data;
   g_autofree gchar *text = mb_rate_limit_count (count);
 
-  mb_log (G_LOG_LEVEL_WARNING, "MB_FRONTEND", frontend->config->title, NULL,
+  mb_log (G_LOG_LEVEL_WARNING, "MB_FRONTEND", frontend->title, NULL,
           "frontend %s: %s more client%s closed because no backend accepted the connection in the last %u s",
-          frontend->config->title, text, count == 1 ? "" : "s", seconds);
+          frontend->title, text, count == 1 ? "" : "s", seconds);
 }
 
-MbFrontend *
-mb_frontend_new (const MbFrontendConfig *config)
+/* Specs of BACKENDS for a balancer, and their down states (DOWN, room for
+ * backends->len, may be NULL). */
+static MbBackendSpec *
+backend_specs (GPtrArray *backends, gboolean *down)
 {
-  MbFrontend *frontend = g_new0 (MbFrontend, 1);
-  g_autofree MbBackendSpec *specs = g_new0 (MbBackendSpec, config->backends->len);
+  MbBackendSpec *specs = g_new0 (MbBackendSpec, backends->len);
 
-  frontend->config = config;
-  frontend->n_backends = config->backends->len;
-  frontend->backends = g_new0 (MbBackend, frontend->n_backends);
-  frontend->backend_live = g_new0 (guint, frontend->n_backends);
-  mb_rate_limit_init (&frontend->no_backend_log, MB_RATE_LIMIT_INTERVAL_MS, log_no_backend, frontend);
-  for (guint i = 0; i < frontend->n_backends; i++)
+  for (guint i = 0; i < backends->len; i++)
     {
-      const MbBackendConfig *backend = config->backends->pdata[i];
+      MbBackend *backend = backends->pdata[i];
 
-      mb_backend_init (&frontend->backends[i], frontend, i, backend);
       specs[i].name = backend->title;
       specs[i].weight = backend->weight;
       specs[i].backup = backend->backup;
+      if (down != NULL)
+        down[i] = mb_backend_is_down (backend);
     }
-  frontend->balancer = mb_balancer_new (config->balance, specs, frontend->n_backends);
+  return specs;
+}
+
+MbFrontend *
+mb_frontend_new (MbConfig *owner, const MbFrontendConfig *config)
+{
+  MbFrontend *frontend = g_new0 (MbFrontend, 1);
+  g_autofree MbBackendSpec *specs = NULL;
+
+  frontend->ref_count = 1;
+  frontend->title = g_strdup (config->title);
+  frontend->owner = mb_config_ref (owner);
+  frontend->config = config;
+  frontend->backends = g_ptr_array_new_with_free_func ((GDestroyNotify) mb_backend_unref);
+  for (guint i = 0; i < config->backends->len; i++)
+    g_ptr_array_add (frontend->backends,
+                     mb_backend_new (frontend, frontend->title, i, config->backends->pdata[i]));
+  frontend->backend_live = g_new0 (guint, frontend->backends->len);
+  specs = backend_specs (frontend->backends, NULL);
+  frontend->balancer = mb_balancer_new (config->balance, specs, frontend->backends->len);
+  mb_rate_limit_init (&frontend->no_backend_log, MB_RATE_LIMIT_INTERVAL_MS, log_no_backend, frontend);
   frontend->listeners = g_ptr_array_new_with_free_func (listener_free);
   if (all_frontends == NULL)
     all_frontends = g_ptr_array_new ();
   g_ptr_array_add (all_frontends, frontend);
   return frontend;
+}
+
+MbFrontend *
+mb_frontend_ref (MbFrontend *frontend)
+{
+  g_atomic_int_inc (&frontend->ref_count);
+  return frontend;
+}
+
+static gboolean
+frontend_free (gpointer data)
+{
+  MbFrontend *frontend = data;
+
+  mb_frontend_remove (frontend);
+  g_ptr_array_unref (frontend->listeners);
+  mb_rate_limit_clear (&frontend->no_backend_log);
+  g_ptr_array_unref (frontend->backends);
+  g_free (frontend->backend_live);
+  mb_balancer_free (frontend->balancer);
+  mb_config_unref (frontend->owner);
+  g_free (frontend->title);
+  g_free (frontend);
+  return G_SOURCE_REMOVE;
+}
+
+void
+mb_frontend_unref (MbFrontend *frontend)
+{
+  if (frontend == NULL || !g_atomic_int_dec_and_test (&frontend->ref_count))
+    return;
+  /* Its listeners, checks and timers are the main thread's; the last
+   * session of a removed frontend may end on a worker. */
+  mb_worker_run_on_main (frontend_free, frontend);
 }
 
 static GSocket *
@@ -424,7 +476,8 @@ listen_on (const MbFrontendConfig *config, GSocketAddress *address, GError **err
 }
 
 static gboolean
-add_listener (MbFrontend *frontend, MbInherited *inherited, GSocketAddress *address, GError **error)
+add_listener (MbFrontend *frontend, const MbFrontendConfig *config, MbInherited *inherited,
+              GSocketAddress *address, GPtrArray *listeners, GError **error)
 {
   g_autoptr(GError) local_error = NULL;
   g_autofree gchar *name = mb_address_to_string (address);
@@ -435,15 +488,15 @@ add_listener (MbFrontend *frontend, MbInherited *inherited, GSocketAddress *addr
   if (inherited != NULL)
     socket = mb_inherited_claim (inherited, G_INET_SOCKET_ADDRESS (address), &socket_name);
   if (socket != NULL)
-    mb_log (G_LOG_LEVEL_DEBUG, "MB_FRONTEND", frontend->config->title, NULL,
+    mb_log (G_LOG_LEVEL_DEBUG, "MB_FRONTEND", frontend->title, NULL,
             "frontend %s: %s: using the socket '%s' passed by systemd",
-            frontend->config->title, name, socket_name);
+            frontend->title, name, socket_name);
   else
-    socket = listen_on (frontend->config, address, &local_error);
+    socket = listen_on (config, address, &local_error);
   if (socket == NULL)
     {
       g_set_error (error, local_error->domain, local_error->code, "frontend %s: bind %s: %s",
-                   frontend->config->title, name, mb_error_reason (local_error));
+                   frontend->title, name, mb_error_reason (local_error));
       return FALSE;
     }
   listener = g_new0 (Listener, 1);
@@ -451,14 +504,15 @@ add_listener (MbFrontend *frontend, MbInherited *inherited, GSocketAddress *addr
   listener->socket = socket;
   listener->name = g_steal_pointer (&name);
   mb_poller_handle_init (&listener->watch, g_socket_get_fd (socket), on_incoming, listener);
-  g_ptr_array_add (frontend->listeners, listener);
+  g_ptr_array_add (listeners, listener);
   return TRUE;
 }
 
-gboolean
-mb_frontend_bind (MbFrontend *frontend, MbInherited *inherited, GError **error)
+GPtrArray *
+mb_frontend_listen (MbFrontend *frontend, const MbFrontendConfig *config, MbInherited *inherited,
+                    GError **error)
 {
-  const MbFrontendConfig *config = frontend->config;
+  g_autoptr(GPtrArray) listeners = g_ptr_array_new_with_free_func (listener_free);
 
   if (config->bind_any)
     {
@@ -470,69 +524,202 @@ mb_frontend_bind (MbFrontend *frontend, MbInherited *inherited, GError **error)
 
       /* GSocket makes IPv6 sockets dual-stack: [::] takes IPv4 too.  Fall
        * back to IPv4 only where the host has no IPv6. */
-      if (add_listener (frontend, inherited, address6, &v6_error))
-        return TRUE;
+      if (add_listener (frontend, config, inherited, address6, listeners, &v6_error))
+        return g_steal_pointer (&listeners);
       if (g_error_matches (v6_error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE))
         {
           g_propagate_error (error, g_steal_pointer (&v6_error));
-          goto failed;
+          return NULL;
         }
       mb_log (G_LOG_LEVEL_DEBUG, NULL, "%s; trying IPv4 only", v6_error->message);
-      if (add_listener (frontend, inherited, address4, error))
-        return TRUE;
+      if (add_listener (frontend, config, inherited, address4, listeners, error))
+        return g_steal_pointer (&listeners);
+      return NULL;
     }
-  else
-    {
-      for (guint i = 0; i < config->bind_addresses->len; i++)
-        if (!add_listener (frontend, inherited, config->bind_addresses->pdata[i], error))
-          goto failed;
-      return TRUE;
-    }
-failed:
-  g_ptr_array_set_size (frontend->listeners, 0);
-  return FALSE;
+  for (guint i = 0; i < config->bind_addresses->len; i++)
+    if (!add_listener (frontend, config, inherited, config->bind_addresses->pdata[i], listeners, error))
+      return NULL;   /* closes what was bound */
+  return g_steal_pointer (&listeners);
 }
 
 void
-mb_frontend_start (MbFrontend *frontend)
+mb_frontend_adopt_listeners (MbFrontend *frontend, GPtrArray *listeners)
+{
+  g_ptr_array_set_size (frontend->listeners, 0);
+  for (guint i = 0; i < listeners->len; i++)
+    g_ptr_array_add (frontend->listeners, listeners->pdata[i]);
+  g_ptr_array_set_free_func (listeners, NULL);
+  g_ptr_array_unref (listeners);
+}
+
+static void
+log_listening (MbFrontend *frontend)
 {
   for (guint i = 0; i < frontend->listeners->len; i++)
     {
       Listener *listener = frontend->listeners->pdata[i];
 
-      mb_log (G_LOG_LEVEL_INFO, "MB_FRONTEND", frontend->config->title, NULL,
-              "frontend %s: listening on %s", frontend->config->title, listener->name);
+      mb_log (G_LOG_LEVEL_INFO, "MB_FRONTEND", frontend->title, NULL,
+              "frontend %s: listening on %s", frontend->title, listener->name);
     }
+}
+
+gboolean
+mb_frontend_bind (MbFrontend *frontend, MbInherited *inherited, GError **error)
+{
+  GPtrArray *listeners = mb_frontend_listen (frontend, frontend->config, inherited, error);
+
+  if (listeners == NULL)
+    return FALSE;
+  mb_frontend_adopt_listeners (frontend, listeners);
+  return TRUE;
+}
+
+void
+mb_frontend_start (MbFrontend *frontend)
+{
+  log_listening (frontend);
   update_accepting (frontend);
   if (frontend->config->health_check != NULL && frontend->health == NULL)
     frontend->health = mb_health_start (frontend);
 }
 
 void
-mb_frontend_close (MbFrontend *frontend)
+mb_frontend_stop_listening (MbFrontend *frontend)
 {
-  g_clear_pointer (&frontend->health, mb_health_stop);
   if (frontend->resume != 0)
     g_source_remove (frontend->resume);
   frontend->resume = 0;
   g_ptr_array_set_size (frontend->listeners, 0);
 }
 
-void
-mb_frontend_free (MbFrontend *frontend)
+gboolean
+mb_frontend_listen_again (MbFrontend *frontend, GError **error)
 {
-  if (frontend == NULL)
-    return;
-  mb_frontend_close (frontend);
-  g_ptr_array_unref (frontend->listeners);
-  for (guint i = 0; i < frontend->n_backends; i++)
-    mb_backend_clear (&frontend->backends[i]);
-  mb_rate_limit_clear (&frontend->no_backend_log);
-  g_free (frontend->backends);
-  g_free (frontend->backend_live);
+  if (!mb_frontend_bind (frontend, NULL, error))
+    return FALSE;
+  update_accepting (frontend);
+  return TRUE;
+}
+
+void
+mb_frontend_close (MbFrontend *frontend)
+{
+  g_clear_pointer (&frontend->health, mb_health_stop);
+  mb_frontend_stop_listening (frontend);
+}
+
+void
+mb_frontend_recheck_limits (void)
+{
+  for (guint i = 0; all_frontends != NULL && i < all_frontends->len; i++)
+    update_accepting (all_frontends->pdata[i]);
+}
+
+/* FRONTEND's backends after a reload: the objects of the kept ones (state
+ * and all), new ones for the added, the removed ones detached; a new
+ * balancer that goes on from the old one. */
+static void
+update_backends (MbFrontend *frontend, const MbFrontendChange *change)
+{
+  const MbFrontendConfig *config = change->new_config;
+  g_autoptr(GHashTable) old = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(GPtrArray) backends = g_ptr_array_new_with_free_func ((GDestroyNotify) mb_backend_unref);
+  g_autofree MbBackendSpec *specs = NULL;
+  g_autofree gboolean *down = NULL;
+  MbBalancer *balancer;
+
+  for (guint i = 0; i < frontend->backends->len; i++)
+    {
+      MbBackend *backend = frontend->backends->pdata[i];
+
+      g_hash_table_insert (old, backend->title, backend);
+    }
+  for (guint i = 0; i < change->backends->len; i++)
+    {
+      const MbBackendChange *b = change->backends->pdata[i];
+      MbBackend *backend = b->old_config ? g_hash_table_lookup (old, b->old_config->title) : NULL;
+
+      switch (b->action)
+        {
+        case MB_RELOAD_ADD:
+          g_ptr_array_add (backends, mb_backend_new (frontend, frontend->title, backends->len, b->new_config));
+          break;
+        case MB_RELOAD_KEEP:
+        case MB_RELOAD_CHANGE:
+          g_assert (backend != NULL);
+          mb_backend_update (backend, backends->len, b->new_config);
+          g_ptr_array_add (backends, mb_backend_ref (backend));
+          break;
+        case MB_RELOAD_REMOVE:
+          g_assert (backend != NULL);
+          mb_backend_detach (backend);
+          break;
+        }
+    }
+  g_assert (backends->len == config->backends->len);
+  down = g_new0 (gboolean, backends->len);
+  specs = backend_specs (backends, down);
+  balancer = mb_balancer_new_from (frontend->balancer, config->balance, specs, backends->len, down);
   mb_balancer_free (frontend->balancer);
+  frontend->balancer = balancer;
+  g_free (frontend->backend_live);
+  frontend->backend_live = g_new0 (guint, backends->len);
+  /* Sessions hold the old list: it goes when the last of them ends. */
+  g_ptr_array_unref (frontend->backends);
+  frontend->backends = g_steal_pointer (&backends);
+}
+
+void
+mb_frontend_update (MbFrontend *frontend, MbConfig *owner, const MbFrontendChange *change,
+                    GPtrArray *listeners)
+{
+  const MbFrontendConfig *config = change->new_config;
+  gboolean checks_kept = !change->backends_changed
+                         && mb_reload_same_checks (frontend->config->health_check, config->health_check);
+
+  if (listeners != NULL)
+    {
+      mb_frontend_adopt_listeners (frontend, listeners);
+      log_listening (frontend);
+    }
+  /* Checks point at backends: stopped before a backend can go. */
+  if (!checks_kept)
+    g_clear_pointer (&frontend->health, mb_health_stop);
+  if (change->backends_changed || frontend->config->balance != config->balance)
+    update_backends (frontend, change);
+  else
+    /* The same list: the names it holds may resolve to new addresses. */
+    for (guint i = 0; i < frontend->backends->len; i++)
+      mb_backend_update (frontend->backends->pdata[i], i, config->backends->pdata[i]);
+
+  /* The settings in force; the health checks read theirs from there. */
+  frontend->config = config;
+  mb_config_ref (owner);
+  mb_config_unref (frontend->owner);
+  frontend->owner = owner;
+  if (frontend->health != NULL)
+    mb_health_set_config (frontend->health, config->health_check);
+  else if (config->health_check != NULL)
+    frontend->health = mb_health_start (frontend);
+  update_accepting (frontend);
+}
+
+void
+mb_frontend_remove (MbFrontend *frontend)
+{
+  if (frontend->removed)
+    return;
+  frontend->removed = TRUE;
+  mb_frontend_close (frontend);
+  if (frontend->held)
+    {
+      g_atomic_int_set (&frontend->held, FALSE);
+      g_atomic_int_add (&n_held, -1);
+    }
+  for (guint i = 0; i < frontend->backends->len; i++)
+    mb_backend_detach (frontend->backends->pdata[i]);
   g_ptr_array_remove (all_frontends, frontend);
   if (all_frontends->len == 0)
     g_clear_pointer (&all_frontends, g_ptr_array_unref);
-  g_free (frontend);
 }

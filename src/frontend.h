@@ -1,4 +1,4 @@
-/* frontend.h - a listening frontend: its sockets, its accept loop, its balancer.
+/* frontend.h - a listening frontend: its sockets, its accept loop, its backends.
  *
  * Each frontend binds every address its bind_on resolved to ("*" binds [::]
  * dual-stack, or 0.0.0.0 where the host has no IPv6) and accepts on each with
@@ -8,6 +8,20 @@
  * So does a descriptor budget (fds.h) without room for another session's
  * two descriptors: a client is accepted only when its backend socket is
  * sure to be had.
+ *
+ * Lifetimes.  A frontend is reference counted: the daemon holds the ones
+ * in force, and every session holds its own.  A reload (daemon.c) matches
+ * frontends by title and updates a kept one in place on the main thread
+ * (mb_frontend_update): its settings, listeners, backends and balancer.  A
+ * removed frontend stops listening and checking at once, and lives on
+ * until its last session ends.
+ *
+ * Workers see a consistent frontend because they never read its mutable
+ * parts: a session copies the settings it uses (timeouts) when it starts,
+ * on the main thread, and holds a reference to the backend list it was
+ * planned over (`backends`: a reload installs a new array rather than
+ * changing the old one).  What workers touch is immutable (title) or
+ * atomic (live, held); everything else is the main thread's.
  */
 #pragma once
 
@@ -19,18 +33,24 @@
 #include "config.h"
 #include "health.h"
 #include "ratelimit.h"
+#include "reload.h"
 
 G_BEGIN_DECLS
 
 typedef struct MbFrontend MbFrontend;
 
 struct MbFrontend {
-  const MbFrontendConfig *config;  /* borrowed: the MbConfig outlives us */
-  MbBalancer *balancer;            /* used on the main thread only */
-  MbBackend *backends;             /* n_backends, in the config's order */
-  guint n_backends;
+  gint ref_count;                  /* atomic */
+  gchar *title;                    /* immutable */
   gint live;                       /* sessions of this frontend (atomic: they end on workers) */
   MbRateLimit no_backend_log;      /* "no backend accepted" lines (any thread) */
+  /* Main thread only: */
+  MbConfig *owner;                 /* holds config */
+  const MbFrontendConfig *config;  /* the settings in force */
+  GPtrArray *backends;             /* MbBackend, in the config's order; replaced, never
+                                    * changed, by a reload: sessions hold it */
+  MbBalancer *balancer;            /* over backends, by index */
+  gboolean removed;                /* by a reload: no listener, no check, no new session */
   /* private */
   GPtrArray *listeners;
   gint held;                       /* at a max_connections limit: not accepting (atomic) */
@@ -40,28 +60,60 @@ struct MbFrontend {
   gint64 last_shortage, last_limit_log;
 };
 
-MbFrontend *mb_frontend_new (const MbFrontendConfig *config);
-/* Listens on every address: on a socket claimed from INHERITED (may be
- * NULL) when one matches, else on one it binds.  On failure nothing stays
- * bound. */
+/* A frontend for CONFIG, a section of OWNER (referenced), not listening
+ * yet. */
+MbFrontend *mb_frontend_new (MbConfig *owner, const MbFrontendConfig *config);
+MbFrontend *mb_frontend_ref (MbFrontend *frontend);
+/* The last reference may go on any thread: the frontend is then freed on
+ * the main thread. */
+void mb_frontend_unref (MbFrontend *frontend);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MbFrontend, mb_frontend_unref)
+
+/* Listening sockets for CONFIG's bind_on: claimed from INHERITED (may be
+ * NULL) when one matches, else bound.  Not yet accepting (see
+ * mb_frontend_start and mb_frontend_update).  On failure nothing stays
+ * bound and ERROR names the frontend and the address. */
+GPtrArray *mb_frontend_listen (MbFrontend *frontend, const MbFrontendConfig *config,
+                               MbInherited *inherited, GError **error);
+/* LISTENERS (from mb_frontend_listen) become FRONTEND's; the current ones
+ * close. */
+void mb_frontend_adopt_listeners (MbFrontend *frontend, GPtrArray *listeners);
+/* Closes the listening sockets only (a reload binds an overlapping address
+ * in their place), and listens on them again (the reload failed). */
+void mb_frontend_stop_listening (MbFrontend *frontend);
+gboolean mb_frontend_listen_again (MbFrontend *frontend, GError **error);
+/* Listens on FRONTEND's own bind_on (mb_frontend_listen, then adopted). */
 gboolean mb_frontend_bind (MbFrontend *frontend, MbInherited *inherited, GError **error);
-/* Starts accepting connections from the main loop. */
+/* Starts accepting connections and checking backends, from the main loop. */
 void mb_frontend_start (MbFrontend *frontend);
-/* Closes the listening sockets at once: new connections are refused. */
+/* Closes the listening sockets at once: new connections are refused.  The
+ * frontend goes on otherwise (see mb_frontend_remove). */
 void mb_frontend_close (MbFrontend *frontend);
-void mb_frontend_free (MbFrontend *frontend);
+/* A reload keeps FRONTEND: CHANGE (reload.h) says what changed; its
+ * settings come from CHANGE->new_config, a section of OWNER.  LISTENERS
+ * (from mb_frontend_listen; NULL: keep the current ones) replace the
+ * current ones, which close. */
+void mb_frontend_update (MbFrontend *frontend, MbConfig *owner, const MbFrontendChange *change,
+                         GPtrArray *listeners);
+/* A reload, or the drain, removes FRONTEND: no listener, no check, no new
+ * session; its backends are detached and its sessions go on. */
+void mb_frontend_remove (MbFrontend *frontend);
 
 /* The backends a new connection from a client whose address hashes to KEY
- * tries, in order, into ORDER (room for n_backends); returns how many.  On
- * the main thread (see balancer.h). */
+ * tries, in order, into ORDER (room for backends->len); returns how many.
+ * On the main thread (see balancer.h). */
 guint mb_frontend_plan (MbFrontend *frontend, guint64 key, guint *order);
 /* A backend of FRONTEND went down or up: updates STATUS=. */
 void mb_frontend_backends_changed (MbFrontend *frontend);
-/* "web: 2/3 backends up, api: 1/1 backends up" over every frontend. */
+/* "web: 2/3 backends up, api: 1/1 backends up" over every frontend in
+ * force. */
 gchar *mb_frontend_summary (void);
 
 /* The limit on live sessions of all frontends together (max_connections). */
 void mb_frontend_set_global_limit (guint max_connections);
+/* A limit changed (reload): every frontend looks again whether it may
+ * accept. */
+void mb_frontend_recheck_limits (void);
 /* Sessions tell their frontend when they start and end, so that it stops
  * accepting at max_connections and starts again below.  Started: on the
  * main thread; ended: on any worker. */

@@ -25,7 +25,6 @@ typedef struct {
   MbPollerHandle watch;
   gsize sent;                /* of the send bytes */
   GByteArray *answer;        /* what came back so far (expect only) */
-  guint successes, failures; /* consecutive */
 } Check;
 
 struct MbHealth {
@@ -60,23 +59,25 @@ verdict (Check *check, gboolean ok, const gchar *reason)
   MbBackend *backend = check->backend;
 
   end_attempt (check);
+  /* The consecutive results live in the backend: a reload that keeps it
+   * keeps them. */
   if (ok)
     {
-      check->failures = 0;
-      if (++check->successes >= config->rise && backend->down_active)
+      backend->check_failures = 0;
+      if (++backend->check_successes >= config->rise && backend->down_active)
         {
-          g_autofree gchar *why = g_strdup_printf ("%u successful check%s", check->successes,
-                                                   check->successes == 1 ? "" : "s");
+          g_autofree gchar *why = g_strdup_printf ("%u successful check%s", backend->check_successes,
+                                                   backend->check_successes == 1 ? "" : "s");
           mb_backend_set_checked (backend, FALSE, why);
         }
     }
   else
     {
-      check->successes = 0;
-      if (++check->failures >= config->fall && !backend->down_active)
+      backend->check_successes = 0;
+      if (++backend->check_failures >= config->fall && !backend->down_active)
         {
-          g_autofree gchar *why = g_strdup_printf ("%u failed check%s: %s", check->failures,
-                                                   check->failures == 1 ? "" : "s", reason);
+          g_autofree gchar *why = g_strdup_printf ("%u failed check%s: %s", backend->check_failures,
+                                                   backend->check_failures == 1 ? "" : "s", reason);
           mb_backend_set_checked (backend, TRUE, why);
         }
     }
@@ -175,7 +176,8 @@ static gboolean
 on_due (gpointer data)
 {
   Check *check = data;
-  GSocketAddress *address = check->backend->config->addresses->pdata[0];
+  g_autoptr(GPtrArray) addresses = mb_backend_get_addresses (check->backend);
+  GSocketAddress *address = addresses->pdata[0];
   g_autoptr(GError) error = NULL;
 
   g_clear_pointer (&check->timer, g_source_unref);
@@ -221,14 +223,14 @@ mb_health_start (MbFrontend *frontend)
 
   health->frontend = frontend;
   health->config = frontend->config->health_check;
-  health->n = frontend->n_backends;
+  health->n = frontend->backends->len;
   health->checks = g_new0 (Check, health->n);
   for (guint i = 0; i < health->n; i++)
     {
       Check *check = &health->checks[i];
 
       check->health = health;
-      check->backend = &frontend->backends[i];
+      check->backend = frontend->backends->pdata[i];
       check->fd = -1;
       if (health->config->expect != NULL)
         check->answer = g_byte_array_new ();
@@ -236,6 +238,12 @@ mb_health_start (MbFrontend *frontend)
       schedule (check, health->config->interval_ms * i / (10 * health->n));
     }
   return health;
+}
+
+void
+mb_health_set_config (MbHealth *health, const MbHealthCheckConfig *config)
+{
+  health->config = config;
 }
 
 void

@@ -15,6 +15,8 @@
 
 #include <glib.h>
 
+#include "config.h"
+
 G_BEGIN_DECLS
 
 typedef struct MbFrontend MbFrontend;
@@ -22,6 +24,10 @@ typedef struct MbHealth MbHealth;
 
 /* Starts checking FRONTEND's backends (its config has a health_check). */
 MbHealth *mb_health_start (MbFrontend *frontend);
+/* A reload kept FRONTEND's checks as they were (the same backends, a
+ * health_check section that checks the same way): CONFIG, in the new
+ * configuration, is the one to read from now. */
+void mb_health_set_config (MbHealth *health, const MbHealthCheckConfig *config);
 /* Stops every check at once (closing their sockets). */
 void mb_health_stop (MbHealth *health);
 

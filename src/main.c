@@ -15,6 +15,7 @@
 #include <glib-unix.h>
 
 #include "config.h"
+#include "daemon.h"
 #include "fds.h"
 #include "frontend.h"
 #include "log.h"
@@ -28,8 +29,7 @@
 #include "worker.h"
 
 typedef struct {
-  MbConfig *config;
-  GPtrArray *frontends;   /* MbFrontend */
+  MbDaemon *runtime;
   GMainLoop *loop;
   gboolean stopping;
   guint drain_timer;
@@ -70,6 +70,7 @@ static gboolean
 on_stop_signal (gpointer data)
 {
   Daemon *daemon = data;
+  guint64 shutdown_timeout_ms;
 
   if (daemon->stopping)
     {
@@ -81,23 +82,22 @@ on_stop_signal (gpointer data)
 
   /* Listeners first: once STOPPING=1 is out, connects must be refused. */
   daemon->stopping = TRUE;
-  for (guint i = 0; i < daemon->frontends->len; i++)
-    mb_frontend_close (daemon->frontends->pdata[i]);
+  mb_daemon_close (daemon->runtime);
   mb_notify_stopping ("stopping");
 
+  shutdown_timeout_ms = mb_daemon_get_config (daemon->runtime)->shutdown_timeout_ms;
   if (mb_session_count () == 0)
     {
       g_message ("stopping");
       g_main_loop_quit (daemon->loop);
     }
-  else if (daemon->config->shutdown_timeout_ms == 0)
+  else if (shutdown_timeout_ms == 0)
     on_drain_timeout (daemon);
   else
     {
       g_message ("stopping: waiting up to %" G_GUINT64_FORMAT " ms for %u sessions to finish",
-                 daemon->config->shutdown_timeout_ms, mb_session_count ());
-      daemon->drain_timer = g_timeout_add ((guint) daemon->config->shutdown_timeout_ms,
-                                           on_drain_timeout, daemon);
+                 shutdown_timeout_ms, mb_session_count ());
+      daemon->drain_timer = g_timeout_add ((guint) shutdown_timeout_ms, on_drain_timeout, daemon);
     }
   return G_SOURCE_CONTINUE;
 }
@@ -105,12 +105,14 @@ on_stop_signal (gpointer data)
 static gboolean
 on_hangup (gpointer data)
 {
-  g_warning ("SIGHUP: configuration reload is not supported yet; still running with the current configuration");
+  Daemon *daemon = data;
+
+  mb_daemon_reload (daemon->runtime, NULL, NULL);
   return G_SOURCE_CONTINUE;
 }
 
 static int
-run (Daemon *daemon)
+run (Daemon *daemon, MbConfig *config)
 {
   g_autofree gchar *status = NULL;
   g_autofree gchar *summary = NULL;
@@ -134,17 +136,10 @@ run (Daemon *daemon)
       g_critical ("%s", error->message);
       return 1;
     }
-  for (guint i = 0; i < daemon->config->frontends->len; i++)
+  if (!mb_daemon_bind (daemon->runtime, inherited, &error))
     {
-      MbFrontend *frontend = mb_frontend_new (daemon->config->frontends->pdata[i]);
-
-      g_ptr_array_add (daemon->frontends, frontend);
-      if (!mb_frontend_bind (frontend, inherited, &error))
-        {
-          /* Freeing the frontends closes whatever was bound before. */
-          g_critical ("%s", error->message);
-          return 1;
-        }
+      g_critical ("%s", error->message);
+      return 1;
     }
   if (!mb_inherited_check_all_claimed (inherited, &error))
     {
@@ -153,13 +148,13 @@ run (Daemon *daemon)
     }
   g_clear_pointer (&inherited, mb_inherited_free);
   /* Everything is bound: from here on, no privilege is needed. */
-  if (!mb_privileges_drop (daemon->config, &error))
+  if (!mb_privileges_drop (config, &error))
     {
       g_critical ("%s", error->message);
       return 1;
     }
 
-  if (!mb_workers_start (daemon->config->workers, &error))
+  if (!mb_workers_start (config->workers, &error))
     {
       g_critical ("cannot start the workers: %s", error->message);
       return 1;
@@ -173,19 +168,18 @@ run (Daemon *daemon)
 
   /* All the daemon holds for good is open now: the descriptor budget
    * starts from it, and says which relay path that leaves (fds.h). */
-  mb_fds_set_base (mb_fds_count_held (mb_fds_estimate (daemon->config, mb_workers_count ())));
-  mb_privileges_check_fd_limit (daemon->config);
+  mb_fds_set_base (mb_fds_count_held (mb_fds_estimate (config, mb_workers_count ())));
+  mb_privileges_check_fd_limit (config);
   relay_path = mb_pipes_describe ();
   g_message ("relay: %s", relay_path);
   budget = mb_fds_describe ();
   mb_log (G_LOG_LEVEL_DEBUG, NULL, "descriptors: %s; pipes leave room for min (max_connections - sessions, %d) "
           "more sessions", budget, MB_FDS_HEADROOM);
 
-  for (guint i = 0; i < daemon->frontends->len; i++)
-    mb_frontend_start (daemon->frontends->pdata[i]);
+  mb_daemon_start (daemon->runtime);
   summary = mb_frontend_summary ();
-  status = g_strdup_printf ("serving %u frontend%s with %u worker%s; %s", daemon->frontends->len,
-                            daemon->frontends->len == 1 ? "" : "s", mb_workers_count (),
+  status = g_strdup_printf ("serving %u frontend%s with %u worker%s; %s", config->frontends->len,
+                            config->frontends->len == 1 ? "" : "s", mb_workers_count (),
                             mb_workers_count () == 1 ? "" : "s", summary);
   g_message ("mini-balancer %s started: %s", PACKAGE_VERSION, status);
   mb_notify_ready (status);
@@ -193,12 +187,16 @@ run (Daemon *daemon)
   g_main_loop_run (daemon->loop);
 
   /* The listeners are closed: no session is handed over any more. */
-  for (guint i = 0; i < daemon->frontends->len; i++)
-    mb_frontend_close (daemon->frontends->pdata[i]);
+  mb_daemon_close (daemon->runtime);
   mb_session_close_all ();
   mb_workers_stop ();
   mb_relay_thread_cleanup ();
   mb_trim_stop ();
+  mb_daemon_free (g_steal_pointer (&daemon->runtime));
+  /* What the workers' last sessions posted here (objects they were the
+   * last to hold are freed on the main thread). */
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
   if (daemon->drain_timer != 0)
     g_source_remove (daemon->drain_timer);
   for (guint i = 0; i < G_N_ELEMENTS (signals); i++)
@@ -271,10 +269,9 @@ main (int argc, char **argv)
   mb_log_set_level (MIN (config->log_level + (guint) verbosity, MB_LOG_LEVEL_DEBUG));
   mb_fds_init (mb_privileges_raise_fd_limit (), config->max_connections);
   mb_frontend_set_global_limit (config->max_connections);
-  daemon.config = config;
-  daemon.frontends = g_ptr_array_new_with_free_func ((GDestroyNotify) mb_frontend_free);
-  status = run (&daemon);
-  g_ptr_array_unref (daemon.frontends);
+  daemon.runtime = mb_daemon_new (config, (guint) verbosity);
+  status = run (&daemon, config);
+  g_clear_pointer (&daemon.runtime, mb_daemon_free);
   mb_log_shutdown ();
   return status;
 }

@@ -7,6 +7,9 @@
 
 #include "notify.h"
 
+/* Appended to every STATUS=: what the last reload gave (main thread). */
+static gchar *status_suffix;
+
 static void
 notify (const gchar *state, const gchar *status)
 {
@@ -14,7 +17,8 @@ notify (const gchar *state, const gchar *status)
   g_autofree gchar *message = NULL;
 
   if (status != NULL)
-    message = g_strdup_printf ("%s%sSTATUS=%s", state ? state : "", state ? "\n" : "", status);
+    message = g_strdup_printf ("%s%sSTATUS=%s%s%s", state ? state : "", state ? "\n" : "", status,
+                               status_suffix ? "; " : "", status_suffix ? status_suffix : "");
   else
     message = g_strdup (state);
   /* Failure to notify is not fatal: systemd then times the start out itself. */
@@ -41,4 +45,20 @@ void
 mb_notify_status (const gchar *status)
 {
   notify (NULL, status);
+}
+
+void
+mb_notify_reloading (void)
+{
+  g_autofree gchar *state = g_strdup_printf ("RELOADING=1\nMONOTONIC_USEC=%" G_GINT64_FORMAT,
+                                             g_get_monotonic_time ());
+
+  notify (state, NULL);
+}
+
+void
+mb_notify_set_status_suffix (const gchar *suffix)
+{
+  g_free (status_suffix);
+  status_suffix = g_strdup (suffix);
 }

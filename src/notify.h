@@ -12,5 +12,10 @@ G_BEGIN_DECLS
 void mb_notify_ready (const gchar *status);
 void mb_notify_stopping (const gchar *status);
 void mb_notify_status (const gchar *status);
+/* A reload starts: RELOADING=1 with MONOTONIC_USEC= (systemd's reload
+ * protocol); mb_notify_ready() says when it is over. */
+void mb_notify_reloading (void);
+/* SUFFIX ("last reload ok") ends every STATUS= from now on; NULL: none. */
+void mb_notify_set_status_suffix (const gchar *suffix);
 
 G_END_DECLS

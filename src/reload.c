@@ -24,8 +24,8 @@ bytes_equal (GBytes *a, GBytes *b)
   return g_bytes_equal (a, b);
 }
 
-static gboolean
-health_check_equal (const MbHealthCheckConfig *a, const MbHealthCheckConfig *b)
+gboolean
+mb_reload_same_checks (const MbHealthCheckConfig *a, const MbHealthCheckConfig *b)
 {
   if (a == NULL || b == NULL)
     return a == b;
@@ -52,7 +52,7 @@ frontend_options_equal (const MbFrontendConfig *a, const MbFrontendConfig *b)
          && a->max_connections == b->max_connections
          && a->max_fails == b->max_fails
          && a->fail_timeout_ms == b->fail_timeout_ms
-         && health_check_equal (a->health_check, b->health_check);
+         && mb_reload_same_checks (a->health_check, b->health_check);
 }
 
 /* The options of a backend that may change while it stays the same backend

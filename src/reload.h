@@ -93,4 +93,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (MbReloadPlan, mb_reload_plan_free)
  * 1 removed, 0 changed, 5 unchanged"; newly allocated. */
 gchar *mb_reload_plan_summary (const MbReloadPlan *plan);
 
+/* Whether two health_check sections (either may be NULL) check the same
+ * way: a reload that keeps them keeps the checks running as they are. */
+gboolean mb_reload_same_checks (const MbHealthCheckConfig *a, const MbHealthCheckConfig *b);
+
 G_END_DECLS

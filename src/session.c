@@ -18,9 +18,15 @@
 #include "trim.h"
 #include "worker.h"
 
+/* A session holds what it uses: its frontend and the backend list it was
+ * planned over (references), and copies of the settings it reads on its
+ * worker, so that a reload on the main thread changes nothing under it. */
 typedef struct {
   GList link;                  /* in its worker's live_sessions */
-  MbFrontend *frontend;
+  MbFrontend *frontend;        /* a reference */
+  GPtrArray *backends;         /* a reference: the frontend's list when planned */
+  guint64 connect_timeout_ms;  /* the frontend's when planned */
+  guint64 idle_timeout_ms;
   MbWorker *worker;            /* the thread it lives on */
   int client;                  /* descriptors: -1 when closed */
   gchar *client_name;
@@ -30,9 +36,10 @@ typedef struct {
   guint order_here[4];         /* order's room when there are few backends */
   guint attempt;               /* backends given up on so far */
   MbBackend *counted;          /* the backend whose live count holds this session */
+  MbBackend *current;          /* of the current attempt (in backends) */
+  GPtrArray *addresses;        /* its addresses (a reference), NULL before its first */
   guint address_index;         /* next address of the current backend */
-  const MbBackendConfig *backend_config; /* of the current attempt */
-  GSocketAddress *backend_address; /* of the current attempt (borrowed from the config) */
+  GSocketAddress *backend_address; /* of the current attempt (in addresses) */
   gchar *backend_name;         /* its text, worked out on first use */
   int backend;
   MbPollerHandle connect_watch; /* while connecting */
@@ -82,7 +89,7 @@ error_from_errno (gint errnum)
 static const gchar *
 frontend_title (const Session *session)
 {
-  return session->frontend->config->title;
+  return session->frontend->title;
 }
 
 static void
@@ -143,6 +150,8 @@ session_end (Session *session)
   mb_fds_session_give ();   /* taken by the accept loop */
   if (session->order != session->order_here)
     g_free (session->order);
+  g_clear_pointer (&session->addresses, g_ptr_array_unref);
+  g_ptr_array_unref (session->backends);
   g_free (session->client_name);
   if (session->link.prev != NULL || live_sessions.head == &session->link)
     g_queue_unlink (&live_sessions, &session->link);
@@ -151,6 +160,7 @@ session_end (Session *session)
    * again: it reads them all. */
   last = g_atomic_int_dec_and_test (&total_sessions);
   mb_frontend_session_ended (session->frontend);
+  mb_frontend_unref (session->frontend);
   g_free (session);
 
   /* Its memory and pooled pipes go back to the system once the daemon is
@@ -177,11 +187,11 @@ on_relay_done (MbRelay *relay, const GError *error, gpointer data)
 
       mb_log_fields (G_LOG_LEVEL_INFO,
                      "MB_FRONTEND", frontend_title (session), "MB_CLIENT", client_name (session),
-                     "MB_BACKEND", session->backend_config->title, "MB_BACKEND_ADDRESS", backend_name (session),
+                     "MB_BACKEND", session->current->title, "MB_BACKEND_ADDRESS", backend_name (session),
                      "MB_BYTES_FROM_CLIENT", from_client, "MB_BYTES_TO_CLIENT", to_client, NULL,
                      "frontend %s: %s: served connection via backend %s (%s) in %.3f s, "
                      "%s bytes from client, %s bytes to client%s",
-                     frontend_title (session), client_name (session), session->backend_config->title,
+                     frontend_title (session), client_name (session), session->current->title,
                      backend_name (session), seconds, from_client, to_client, ended);
     }
   session_end (session);
@@ -196,12 +206,12 @@ connected (Session *session)
 
   if (mb_log_enabled (G_LOG_LEVEL_INFO))
     mb_log (G_LOG_LEVEL_INFO, "MB_FRONTEND", frontend_title (session), "MB_CLIENT", client_name (session),
-            "MB_BACKEND", session->backend_config->title, "MB_BACKEND_ADDRESS", backend_name (session), NULL,
+            "MB_BACKEND", session->current->title, "MB_BACKEND_ADDRESS", backend_name (session), NULL,
             "frontend %s: %s: opened client connection to backend %s (%s)", frontend_title (session),
-            client_name (session), session->backend_config->title, backend_name (session));
+            client_name (session), session->current->title, backend_name (session));
 
   session->relay = mb_relay_new (session->client, session->backend, &session->connect_watch,
-                                 session->frontend->config->idle_timeout_ms, on_relay_done, session);
+                                 session->idle_timeout_ms, on_relay_done, session);
 }
 
 static void try_connect (Session *session);
@@ -211,9 +221,9 @@ attempt_failed (Session *session, const gchar *reason)
 {
   if (mb_rate_limit_allow (&session->counted->failure_log))
     mb_log (G_LOG_LEVEL_WARNING, "MB_FRONTEND", frontend_title (session), "MB_CLIENT", client_name (session),
-          "MB_BACKEND", session->backend_config->title, "MB_BACKEND_ADDRESS", backend_name (session), NULL,
+          "MB_BACKEND", session->current->title, "MB_BACKEND_ADDRESS", backend_name (session), NULL,
           "frontend %s: %s: backend %s (%s): connect failed: %s", frontend_title (session),
-          client_name (session), session->backend_config->title, backend_name (session), reason);
+          client_name (session), session->current->title, backend_name (session), reason);
   mb_backend_connect_failed (session->counted, reason);
   stop_connecting (session, FALSE);
   try_connect (session);
@@ -236,7 +246,7 @@ on_connect_timeout (gpointer data)
 {
   Session *session = data;
   g_autofree gchar *reason = g_strdup_printf ("no answer within %" G_GUINT64_FORMAT " ms",
-                                              session->frontend->config->connect_timeout_ms);
+                                              session->connect_timeout_ms);
 
   g_clear_pointer (&session->connect_timer, g_source_unref);
   attempt_failed (session, reason);
@@ -275,7 +285,7 @@ static void
 out_of_resources (Session *session, const gchar *call, const GError *error)
 {
   g_autofree gchar *what = g_strdup_printf ("%s: %s for backend %s", client_name (session), call,
-                                            session->backend_config->title);
+                                            session->current->title);
 
   mb_frontend_pause (session->frontend, what, error);
   session_end (session);
@@ -286,23 +296,23 @@ out_of_resources (Session *session, const gchar *call, const GError *error)
 static void
 try_connect (Session *session)
 {
-  const MbFrontendConfig *config = session->frontend->config;
-
   while (session->attempt < session->n_order)
     {
-      MbBackend *runtime = &session->frontend->backends[session->order[session->attempt]];
-      const MbBackendConfig *backend = runtime->config;
+      MbBackend *backend = session->backends->pdata[session->order[session->attempt]];
       g_autoptr(GError) error = NULL;
 
-      if (session->address_index >= backend->addresses->len)
+      if (session->addresses == NULL)   /* else from first_socket() */
+        session->addresses = mb_backend_get_addresses (backend);
+      if (session->address_index >= session->addresses->len)
         {
           session->attempt++;
           session->address_index = 0;
+          g_clear_pointer (&session->addresses, g_ptr_array_unref);
           continue;
         }
-      session->backend_address = backend->addresses->pdata[session->address_index++];
-      session->backend_config = backend;
-      count_on (session, runtime);
+      session->backend_address = session->addresses->pdata[session->address_index++];
+      session->current = backend;
+      count_on (session, backend);
       if (session->backend < 0)   /* else made by mb_session_start() */
         session->backend = new_socket (session->backend_address, &error);
       if (session->backend < 0)
@@ -333,14 +343,14 @@ try_connect (Session *session)
           out_of_resources (session, "watch", error);
           return;
         }
-      session->connect_timer = mb_worker_timeout ((guint) config->connect_timeout_ms, on_connect_timeout, session);
+      session->connect_timer = mb_worker_timeout ((guint) session->connect_timeout_ms, on_connect_timeout, session);
       return;
     }
 
   if (mb_rate_limit_allow (&session->frontend->no_backend_log))
-    mb_log (G_LOG_LEVEL_WARNING, "MB_FRONTEND", config->title, "MB_CLIENT", client_name (session), NULL,
+    mb_log (G_LOG_LEVEL_WARNING, "MB_FRONTEND", frontend_title (session), "MB_CLIENT", client_name (session), NULL,
           "frontend %s: %s: no backend accepted the connection; closing the client",
-          config->title, client_name (session));
+          frontend_title (session), client_name (session));
   session_end (session);
 }
 
@@ -349,15 +359,15 @@ try_connect (Session *session)
 static gboolean
 first_socket (Session *session)
 {
-  const MbBackendConfig *backend = session->frontend->backends[session->order[0]].config;
   g_autoptr(GError) error = NULL;
 
-  if (backend->addresses->len == 0)
+  session->current = session->backends->pdata[session->order[0]];
+  session->addresses = mb_backend_get_addresses (session->current);
+  if (session->addresses->len == 0)
     return TRUE;
-  session->backend = new_socket (backend->addresses->pdata[0], &error);
+  session->backend = new_socket (session->addresses->pdata[0], &error);
   if (session->backend >= 0)
     return TRUE;
-  session->backend_config = backend;
   out_of_resources (session, "socket", error);
   return FALSE;
 }
@@ -371,8 +381,8 @@ session_begin (gpointer data)
 
   g_queue_push_tail_link (&live_sessions, &session->link);
   set_nodelay (session->client);
-  mb_log (G_LOG_LEVEL_INFO, "MB_FRONTEND", frontend->config->title, "MB_CLIENT", client_name (session), NULL,
-          "frontend %s: %s: serving connection", frontend->config->title, client_name (session));
+  mb_log (G_LOG_LEVEL_INFO, "MB_FRONTEND", frontend->title, "MB_CLIENT", client_name (session), NULL,
+          "frontend %s: %s: serving connection", frontend->title, client_name (session));
   try_connect (session);
   return G_SOURCE_REMOVE;
 }
@@ -401,7 +411,10 @@ mb_session_start (MbFrontend *frontend, int client, const struct sockaddr *peer,
   Session *session = g_new0 (Session, 1);
 
   session->link.data = session;
-  session->frontend = frontend;
+  session->frontend = mb_frontend_ref (frontend);
+  session->backends = g_ptr_array_ref (frontend->backends);
+  session->connect_timeout_ms = frontend->config->connect_timeout_ms;
+  session->idle_timeout_ms = frontend->config->idle_timeout_ms;
   session->client = client;
   session->backend = -1;
   /* The address is asked for (getpeername) only when a line will name it:
@@ -412,14 +425,14 @@ mb_session_start (MbFrontend *frontend, int client, const struct sockaddr *peer,
   mb_trim_note_activity (session->started);
   /* Here, on the accepting thread: the order of picks is the order of
    * accepts, and the counts are up to date for the next accept. */
-  session->order = frontend->n_backends <= G_N_ELEMENTS (session->order_here)
-                   ? session->order_here : g_new (guint, frontend->n_backends);
+  session->order = session->backends->len <= G_N_ELEMENTS (session->order_here)
+                   ? session->order_here : g_new (guint, session->backends->len);
   session->n_order = mb_frontend_plan (frontend,
                                        frontend->config->balance == MB_BALANCE_SOURCE_HASH
                                        ? address_key (peer, peer_len) : 0,
                                        session->order);
   /* Counted from now, so that the next plan sees it (least-connections). */
-  count_on (session, &frontend->backends[session->order[0]]);
+  count_on (session, session->backends->pdata[session->order[0]]);
   g_atomic_int_inc (&total_sessions);
   mb_frontend_session_started (frontend);
   /* The first backend socket here too: when descriptors run out, this
