@@ -165,12 +165,15 @@ bind_error_text (const GError *error)
 }
 
 /* Binds the new listeners of PLAN, all or none.  Listeners in the way that
- * this reload closes anyway are closed first (DISPLACED gets their
- * frontends); on failure they listen again and ERRORS says why. */
+ * this reload closes anyway are shared when on the same address, else
+ * closed first (DISPLACED gets their frontends); on failure those listen
+ * again and ERRORS says why. */
 static gboolean
 bind_new_listeners (MbDaemon *daemon, MbConfig *config, const MbReloadPlan *plan,
                     GPtrArray *pending, GPtrArray *displaced, GPtrArray *errors)
 {
+  g_autoptr(GPtrArray) donors = g_ptr_array_new ();
+
   for (guint i = 0; i < plan->frontends->len; i++)
     {
       const MbFrontendChange *change = plan->frontends->pdata[i];
@@ -185,26 +188,31 @@ bind_new_listeners (MbDaemon *daemon, MbConfig *config, const MbReloadPlan *plan
                     ? mb_frontend_new (config, change->new_config)
                     : mb_frontend_ref (find_frontend (daemon, change->old_config->title));
       g_ptr_array_add (pending, p);
-      p->listeners = mb_frontend_listen (p->frontend, change->new_config, NULL, &error);
-      if (p->listeners == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE)
-          && change->displaces->len > 0)
+      /* Our own listeners in the way go with this reload: one on exactly
+       * the same address is shared (its queue and all: nobody refused);
+       * one that only overlaps is closed just before the new bind. */
+      for (guint j = 0; j < change->displaces->len; j++)
         {
-          /* Our own listener is in the way, and goes with this reload:
-           * close it just before the new bind. */
-          for (guint j = 0; j < change->displaces->len; j++)
-            {
-              const MbFrontendConfig *old = change->displaces->pdata[j];
-              MbFrontend *frontend = find_frontend (daemon, old->title);
+          const MbFrontendConfig *old = change->displaces->pdata[j];
+          MbFrontend *frontend = find_frontend (daemon, old->title);
 
-              if (frontend != NULL && !g_ptr_array_find (displaced, frontend, NULL))
-                {
-                  mb_frontend_stop_listening (frontend);
-                  g_ptr_array_add (displaced, frontend);
-                }
-            }
-          g_clear_error (&error);
-          p->listeners = mb_frontend_listen (p->frontend, change->new_config, NULL, &error);
+          if (frontend != NULL)
+            g_ptr_array_add (donors, frontend);
         }
+      p->listeners = mb_frontend_listen (p->frontend, change->new_config, NULL, donors, &error);
+      if (p->listeners == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE)
+          && donors->len > 0)
+        {
+          for (guint j = 0; j < donors->len; j++)
+            if (!g_ptr_array_find (displaced, donors->pdata[j], NULL))
+              {
+                mb_frontend_stop_listening (donors->pdata[j]);
+                g_ptr_array_add (displaced, donors->pdata[j]);
+              }
+          g_clear_error (&error);
+          p->listeners = mb_frontend_listen (p->frontend, change->new_config, NULL, NULL, &error);
+        }
+      g_ptr_array_set_size (donors, 0);
       if (p->listeners == NULL)
         {
           g_ptr_array_add (errors, bind_error_text (error));

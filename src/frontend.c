@@ -2,6 +2,9 @@
 #include "build-config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -475,9 +478,48 @@ listen_on (const MbFrontendConfig *config, GSocketAddress *address, GError **err
   return g_steal_pointer (&socket);
 }
 
+/* A socket on the listening socket of a DONORS' listener named NAME, whose
+ * queue it shares: a reload that moves an address from one frontend to
+ * another (a rename) takes it over without a moment of refused connects.
+ * A descriptor of its own, so that both can be in the epoll set until the
+ * donor's closes.  NULL when no donor listens there. */
+static GSocket *
+share_listener (GPtrArray *donors, const gchar *name, const MbFrontendConfig *config)
+{
+  for (guint i = 0; donors != NULL && i < donors->len; i++)
+    {
+      MbFrontend *donor = donors->pdata[i];
+
+      for (guint j = 0; j < donor->listeners->len; j++)
+        {
+          Listener *listener = donor->listeners->pdata[j];
+          int fd;
+          GSocket *socket;
+
+          if (strcmp (listener->name, name) != 0)
+            continue;
+          fd = fcntl (g_socket_get_fd (listener->socket), F_DUPFD_CLOEXEC, 0);
+          if (fd < 0)
+            return NULL;
+          socket = g_socket_new_from_fd (fd, NULL);
+          if (socket == NULL)
+            {
+              close (fd);
+              return NULL;
+            }
+          g_socket_set_blocking (socket, FALSE);
+          /* The new frontend's backlog (listen() again only changes it). */
+          g_socket_set_listen_backlog (socket, (gint) config->backlog);
+          g_socket_listen (socket, NULL);
+          return socket;
+        }
+    }
+  return NULL;
+}
+
 static gboolean
 add_listener (MbFrontend *frontend, const MbFrontendConfig *config, MbInherited *inherited,
-              GSocketAddress *address, GPtrArray *listeners, GError **error)
+              GPtrArray *donors, GSocketAddress *address, GPtrArray *listeners, GError **error)
 {
   g_autoptr(GError) local_error = NULL;
   g_autofree gchar *name = mb_address_to_string (address);
@@ -491,6 +533,9 @@ add_listener (MbFrontend *frontend, const MbFrontendConfig *config, MbInherited 
     mb_log (G_LOG_LEVEL_DEBUG, "MB_FRONTEND", frontend->title, NULL,
             "frontend %s: %s: using the socket '%s' passed by systemd",
             frontend->title, name, socket_name);
+  else if ((socket = share_listener (donors, name, config)) != NULL)
+    mb_log (G_LOG_LEVEL_DEBUG, "MB_FRONTEND", frontend->title, NULL,
+            "frontend %s: %s: taking over the listening socket", frontend->title, name);
   else
     socket = listen_on (config, address, &local_error);
   if (socket == NULL)
@@ -510,7 +555,7 @@ add_listener (MbFrontend *frontend, const MbFrontendConfig *config, MbInherited 
 
 GPtrArray *
 mb_frontend_listen (MbFrontend *frontend, const MbFrontendConfig *config, MbInherited *inherited,
-                    GError **error)
+                    GPtrArray *donors, GError **error)
 {
   g_autoptr(GPtrArray) listeners = g_ptr_array_new_with_free_func (listener_free);
 
@@ -524,7 +569,7 @@ mb_frontend_listen (MbFrontend *frontend, const MbFrontendConfig *config, MbInhe
 
       /* GSocket makes IPv6 sockets dual-stack: [::] takes IPv4 too.  Fall
        * back to IPv4 only where the host has no IPv6. */
-      if (add_listener (frontend, config, inherited, address6, listeners, &v6_error))
+      if (add_listener (frontend, config, inherited, donors, address6, listeners, &v6_error))
         return g_steal_pointer (&listeners);
       if (g_error_matches (v6_error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE))
         {
@@ -532,12 +577,12 @@ mb_frontend_listen (MbFrontend *frontend, const MbFrontendConfig *config, MbInhe
           return NULL;
         }
       mb_log (G_LOG_LEVEL_DEBUG, NULL, "%s; trying IPv4 only", v6_error->message);
-      if (add_listener (frontend, config, inherited, address4, listeners, error))
+      if (add_listener (frontend, config, inherited, donors, address4, listeners, error))
         return g_steal_pointer (&listeners);
       return NULL;
     }
   for (guint i = 0; i < config->bind_addresses->len; i++)
-    if (!add_listener (frontend, config, inherited, config->bind_addresses->pdata[i], listeners, error))
+    if (!add_listener (frontend, config, inherited, donors, config->bind_addresses->pdata[i], listeners, error))
       return NULL;   /* closes what was bound */
   return g_steal_pointer (&listeners);
 }
@@ -567,7 +612,7 @@ log_listening (MbFrontend *frontend)
 gboolean
 mb_frontend_bind (MbFrontend *frontend, MbInherited *inherited, GError **error)
 {
-  GPtrArray *listeners = mb_frontend_listen (frontend, frontend->config, inherited, error);
+  GPtrArray *listeners = mb_frontend_listen (frontend, frontend->config, inherited, NULL, error);
 
   if (listeners == NULL)
     return FALSE;

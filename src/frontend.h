@@ -70,11 +70,13 @@ void mb_frontend_unref (MbFrontend *frontend);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MbFrontend, mb_frontend_unref)
 
 /* Listening sockets for CONFIG's bind_on: claimed from INHERITED (may be
- * NULL) when one matches, else bound.  Not yet accepting (see
- * mb_frontend_start and mb_frontend_update).  On failure nothing stays
- * bound and ERROR names the frontend and the address. */
+ * NULL) when one matches, else shared with a listener of DONORS (frontends
+ * a reload removes or moves; may be NULL) on exactly that address, else
+ * bound.  Not yet accepting (see mb_frontend_start and mb_frontend_update).
+ * On failure nothing stays bound and ERROR names the frontend and the
+ * address. */
 GPtrArray *mb_frontend_listen (MbFrontend *frontend, const MbFrontendConfig *config,
-                               MbInherited *inherited, GError **error);
+                               MbInherited *inherited, GPtrArray *donors, GError **error);
 /* LISTENERS (from mb_frontend_listen) become FRONTEND's; the current ones
  * close. */
 void mb_frontend_adopt_listeners (MbFrontend *frontend, GPtrArray *listeners);
