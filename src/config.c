@@ -150,6 +150,8 @@ mb_config_unref (MbConfig *config)
   g_free (config->path);
   g_free (config->user);
   g_free (config->group);
+  g_free (config->admin_socket);
+  g_free (config->admin_group);
   g_ptr_array_unref (config->frontends);
   g_free (config);
 }
@@ -300,6 +302,37 @@ finish_identity (MbConfig *config, GPtrArray *errors)
       else
         config->gid = gr->gr_gid;
     }
+  if (config->admin_group != NULL)
+    {
+      struct group *gr = getgrnam (config->admin_group);
+
+      if (gr == NULL)
+        mb_config_error (errors, config->admin_group_file, config->admin_group_line,
+                         "admin_group: unknown group '%s'", config->admin_group);
+      else
+        config->admin_gid = gr->gr_gid;
+    }
+}
+
+/* The control socket's path: absolute, and short enough for a unix socket
+ * address (sun_path holds 107 bytes and a NUL). */
+static void
+finish_admin_socket (MbConfig *config, GPtrArray *errors)
+{
+  const gchar *path = config->admin_socket;
+
+  if (path == NULL)
+    return;
+  if (!g_path_is_absolute (path))
+    mb_config_error (errors, config->admin_socket_file, config->admin_socket_line,
+                     "admin_socket: '%s' is not an absolute path", path);
+  else if (strlen (path) > 107)
+    mb_config_error (errors, config->admin_socket_file, config->admin_socket_line,
+                     "admin_socket: the path is %zu bytes long; a unix socket's may be 107 at most",
+                     strlen (path));
+  else if (g_str_has_suffix (path, "/"))
+    mb_config_error (errors, config->admin_socket_file, config->admin_socket_line,
+                     "admin_socket: '%s' names a directory, not a socket", path);
 }
 
 gboolean
@@ -308,6 +341,7 @@ mb_config_finish (MbConfig *config, GPtrArray *errors)
   guint before = errors->len;
 
   finish_identity (config, errors);
+  finish_admin_socket (config, errors);
 
   if (config->frontends->len == 0)
     mb_config_error (errors, config->path, 0,
@@ -681,6 +715,8 @@ config_confuse_load (const gchar *path, GPtrArray *errors)
     LOCATED ("workers"),
     LOCATED ("user"),
     LOCATED ("group"),
+    LOCATED ("admin_socket"),
+    LOCATED ("admin_group"),
     CFG_SEC ("frontend", frontend_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
     CFG_END ()
   };
@@ -724,6 +760,10 @@ config_confuse_load (const gchar *path, GPtrArray *errors)
       get_workers (cfg, &config->workers, errors);
       get_string (cfg, "user", &config->user, &config->user_file, &config->user_line);
       get_string (cfg, "group", &config->group, &config->group_file, &config->group_line);
+      get_string (cfg, "admin_socket", &config->admin_socket, &config->admin_socket_file,
+                  &config->admin_socket_line);
+      get_string (cfg, "admin_group", &config->admin_group, &config->admin_group_file,
+                  &config->admin_group_line);
       for (guint i = 0; i < cfg_size (cfg, "frontend"); i++)
         read_frontend (config, cfg_getnsec (cfg, "frontend", i), errors);
     }

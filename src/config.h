@@ -106,6 +106,11 @@ typedef struct {
   gint user_line, group_line;
   uid_t uid;               /* resolved at load when user is set */
   gid_t gid;               /* resolved at load when user or group is set */
+  gchar *admin_socket;     /* the control socket's path; NULL: none */
+  gchar *admin_group;      /* its members may use the control socket too; NULL: none */
+  const gchar *admin_socket_file, *admin_group_file;
+  gint admin_socket_line, admin_group_line;
+  gid_t admin_gid;         /* resolved at load when admin_group is set */
   GPtrArray *frontends;    /* MbFrontendConfig, in file order */
 } MbConfig;
 
