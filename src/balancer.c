@@ -43,7 +43,7 @@ collect (const MbBalancer *balancer, guint *ranked, guint at, gboolean backup, g
     {
       const MbLbBackend *backend = &balancer->backends[i];
 
-      if (backend->backup == backup && backend->down == down)
+      if (backend->backup == backup && backend->down == down && !backend->excluded)
         ranked[at++] = i;
     }
   return at;
@@ -55,7 +55,7 @@ collect (const MbBalancer *balancer, guint *ranked, guint at, gboolean backup, g
  * tier, and N_PICK says how long it is.  A plan is this order with the
  * tier rotated to start at the pick. */
 static void
-rank (const MbBalancer *balancer, guint *ranked, guint *n_pick)
+rank (const MbBalancer *balancer, guint *ranked, guint *n_pick, guint *n_ranked)
 {
   static const struct {
     gboolean backup, down;
@@ -71,6 +71,16 @@ rank (const MbBalancer *balancer, guint *ranked, guint *n_pick)
       if (*n_pick == 0)
         *n_pick = n;
     }
+  *n_ranked = n;
+}
+
+/* The pick group changed: the algorithm forgets its old one (not while it
+ * is empty: every backend excluded; it is told when there is one again). */
+static void
+tell_tier_changed (MbBalancer *balancer)
+{
+  if (balancer->n_pick > 0 && balancer->algorithm->tier_changed != NULL)
+    balancer->algorithm->tier_changed (balancer);
 }
 
 /* Whether backend INDEX is in the pick group, tier[0 .. n_pick), which is
@@ -141,7 +151,7 @@ match_names (const MbBalancer *old, const MbBalancer *balancer, guint *old_index
 static gboolean
 same_pick_group (const MbBalancer *old, const MbBalancer *balancer, const guint *old_index)
 {
-  if (old->n_pick != balancer->n_pick)
+  if (old->n_pick != balancer->n_pick || balancer->n_pick == 0)
     return FALSE;
   for (guint p = 0; p < balancer->n_pick; p++)
     {
@@ -189,6 +199,7 @@ mb_balancer_new_from (const MbBalancer *old, MbBalance algorithm,
       balancer->backends[i].weight = backends[i].weight;
       balancer->backends[i].backup = backends[i].backup;
       balancer->backends[i].down = down != NULL && down[i];
+      balancer->backends[i].excluded = backends[i].excluded;
     }
   balancer->tier = g_new (guint, n);
   balancer->spare_tier = g_new (guint, n);
@@ -202,7 +213,7 @@ mb_balancer_new_from (const MbBalancer *old, MbBalance algorithm,
     balancer->rand = g_rand_new_with_seed (g_random_int ());
   if (chosen->state_new != NULL)
     balancer->state = chosen->state_new (balancer);
-  rank (balancer, balancer->tier, &balancer->n_pick);
+  rank (balancer, balancer->tier, &balancer->n_pick, &balancer->n_ranked);
 
   if (goes_on && chosen->carry != NULL)
     {
@@ -215,8 +226,7 @@ mb_balancer_new_from (const MbBalancer *old, MbBalance algorithm,
           return balancer;
         }
     }
-  if (chosen->tier_changed != NULL)
-    chosen->tier_changed (balancer);
+  tell_tier_changed (balancer);
   return balancer;
 }
 
@@ -244,28 +254,47 @@ mb_balancer_set_seed (MbBalancer *balancer, guint32 seed)
   g_rand_set_seed (balancer->rand, seed);
 }
 
-void
-mb_balancer_set_down (MbBalancer *balancer, guint index, gboolean down)
+/* A backend's down or excluded state changed: the order again, and the
+ * algorithm told if the pick group changed with it. */
+static void
+rerank (MbBalancer *balancer)
 {
-  guint *ranked, n_pick;
+  guint *ranked, n_pick, n_ranked;
   gboolean tier_changed;
-
-  g_return_if_fail (balancer != NULL && index < balancer->n);
-
-  if (balancer->backends[index].down == !!down)
-    return;
-  balancer->backends[index].down = !!down;
 
   /* The backend moved in the order in any case; the tier may be the same. */
   ranked = balancer->spare_tier;
-  rank (balancer, ranked, &n_pick);
+  rank (balancer, ranked, &n_pick, &n_ranked);
   tier_changed = n_pick != balancer->n_pick
                  || memcmp (ranked, balancer->tier, n_pick * sizeof *ranked) != 0;
   balancer->spare_tier = balancer->tier;
   balancer->tier = ranked;
   balancer->n_pick = n_pick;
-  if (tier_changed && balancer->algorithm->tier_changed != NULL)
-    balancer->algorithm->tier_changed (balancer);
+  balancer->n_ranked = n_ranked;
+  if (tier_changed)
+    tell_tier_changed (balancer);
+}
+
+void
+mb_balancer_set_down (MbBalancer *balancer, guint index, gboolean down)
+{
+  g_return_if_fail (balancer != NULL && index < balancer->n);
+
+  if (balancer->backends[index].down == !!down)
+    return;
+  balancer->backends[index].down = !!down;
+  rerank (balancer);
+}
+
+void
+mb_balancer_set_excluded (MbBalancer *balancer, guint index, gboolean excluded)
+{
+  g_return_if_fail (balancer != NULL && index < balancer->n);
+
+  if (balancer->backends[index].excluded == !!excluded)
+    return;
+  balancer->backends[index].excluded = !!excluded;
+  rerank (balancer);
 }
 
 void
@@ -279,8 +308,8 @@ mb_balancer_set_weight (MbBalancer *balancer, guint index, guint weight)
   balancer->backends[index].weight = weight;
   /* Outside the pick group the weight counts from when the backend joins
    * it, which is a change of the group anyway. */
-  if (in_pick_group (balancer, index) && balancer->algorithm->tier_changed != NULL)
-    balancer->algorithm->tier_changed (balancer);
+  if (in_pick_group (balancer, index))
+    tell_tier_changed (balancer);
 }
 
 gboolean
@@ -298,12 +327,14 @@ mb_balancer_plan (MbBalancer *balancer, const guint *live, guint64 key, guint *o
 
   g_return_val_if_fail (balancer != NULL && order != NULL, 0);
 
+  if (balancer->n_pick == 0)
+    return 0;   /* every backend excluded */
   first = balancer->algorithm->pick (balancer, live, key);
   for (guint i = first; i < balancer->n_pick; i++)
     order[n++] = balancer->tier[i];
   for (guint i = 0; i < first; i++)
     order[n++] = balancer->tier[i];
-  for (guint i = balancer->n_pick; i < balancer->n; i++)
+  for (guint i = balancer->n_pick; i < balancer->n_ranked; i++)
     order[n++] = balancer->tier[i];
   return n;
 }

@@ -16,11 +16,13 @@
  * - order[0] is the algorithm's pick; the rest of the tier follows,
  *   cyclically after the pick in index order.
  * - Then every backend outside the tier: the up backups, then the down
- *   non-backups, then the down backups, each group in index order.  So a plan always
- *   holds all n backends, and a client is closed only when no backend at
- *   all accepts it: backups are the last resort within a connection too,
- *   not only once the primaries are marked down (as nginx's stream module
- *   falls through from a failed primary tier to the backups).
+ *   non-backups, then the down backups, each group in index order.  So a
+ *   plan holds every backend, and a client is closed only when no backend
+ *   at all accepts it: backups are the last resort within a connection
+ *   too, not only once the primaries are marked down (as nginx's stream
+ *   module falls through from a failed primary tier to the backups).
+ * - Except the excluded backends (an operator's maint or drain), which are
+ *   in no plan at all, as if they were not there.
  * - That is the failover order: the session tries order[0], and when a
  *   backend refuses or times out, the next one.  The order of everything
  *   after the tier changes only when a backend goes down or up.
@@ -101,6 +103,7 @@ typedef struct {
   guint weight;         /* 1 .. MB_BALANCER_MAX_WEIGHT */
   gboolean backup;      /* picked only while no non-backup is up; tried
                          * after the tier in every plan */
+  gboolean excluded;    /* never in a plan (maint, drain) */
 } MbBackendSpec;
 
 typedef struct MbBalancer MbBalancer;
@@ -129,6 +132,10 @@ void mb_balancer_free (MbBalancer *balancer);
  * repeat them; no effect on the other algorithms. */
 void mb_balancer_set_seed (MbBalancer *balancer, guint32 seed);
 
+/* Takes backend INDEX out of every plan, or back (an operator's maint or
+ * drain): unlike a down backend, an excluded one is not even a last
+ * resort.  With every backend excluded, a plan is empty (returns 0). */
+void mb_balancer_set_excluded (MbBalancer *balancer, guint index, gboolean excluded);
 /* Marks backend INDEX down or up (health checks, passive ejection). */
 void mb_balancer_set_down (MbBalancer *balancer, guint index, gboolean down);
 gboolean mb_balancer_is_down (const MbBalancer *balancer, guint index);
@@ -141,7 +148,7 @@ gboolean mb_balancer_is_down (const MbBalancer *balancer, guint index);
 void mb_balancer_set_weight (MbBalancer *balancer, guint index, guint weight);
 
 /* Writes the backends to try for a new connection, in order, into ORDER,
- * which has room for n; returns how many: always n, every backend.
+ * which has room for n; returns how many: every backend but the excluded ones.
  * LIVE[i] is backend i's live session count now, as the caller read it:
  * used by least-connections and random-two; may be NULL, which counts as
  * none anywhere.  KEY is the client's address hash (mb_balancer_hash_address),

@@ -33,6 +33,7 @@ typedef struct {
   guint weight;
   gboolean backup;
   gboolean down;
+  gboolean excluded;        /* never in a plan (maintenance, drain) */
 } MbLbBackend;
 
 typedef struct MbLbAlgorithm MbLbAlgorithm;
@@ -45,8 +46,11 @@ struct MbBalancer {
   gpointer state;           /* the algorithm's, or NULL */
   MbLbBackend *backends;
   guint n;
-  guint *tier;              /* every backend, the eligible tier first: n */
-  guint n_pick;             /* the eligible tier's length */
+  guint *tier;              /* every backend not excluded, the eligible tier
+                             * first: n_ranked of them */
+  guint n_ranked;
+  guint n_pick;             /* the eligible tier's length; 0 only when every
+                             * backend is excluded (then no pick is asked) */
   guint *spare_tier;        /* balancer.c's: where a new order is worked out */
   GRand *rand;              /* random-two's draws */
   guint rebuilds;           /* how many times a pick built the algorithm's

@@ -22,7 +22,7 @@
 static MbBalancer *
 balancer_new (MbBalance algorithm, guint n, const guint *weights, const gboolean *backup)
 {
-  MbBackendSpec specs[MAX_BACKENDS];
+  MbBackendSpec specs[MAX_BACKENDS] = { { 0 } };
   gchar names[MAX_BACKENDS][8];
   MbBalancer *balancer;
 
@@ -710,14 +710,14 @@ END_TEST
 START_TEST (test_source_hash_keys_on_names)
 {
   const gchar *names[] = { "alpha", "beta", "gamma", "delta" };
-  MbBackendSpec forward[4], backward[4];
+  MbBackendSpec forward[4] = { { 0 } }, backward[4] = { { 0 } };
   g_autoptr(MbBalancer) a = NULL;
   g_autoptr(MbBalancer) b = NULL;
   guint order[4];
 
   for (guint i = 0; i < 4; i++)
     {
-      forward[i] = (MbBackendSpec) { names[i], 1 + i, FALSE };
+      forward[i] = (MbBackendSpec) { names[i], 1 + i, FALSE, FALSE };
       backward[3 - i] = forward[i];
     }
   a = mb_balancer_new (MB_BALANCE_SOURCE_HASH, forward, 4);
@@ -769,6 +769,74 @@ START_TEST (test_source_hash_down_and_up)
                      "backend %u took %u of %u orphans", i, adopted[i], orphans);
 
   mb_balancer_set_down (balancer, 2, FALSE);
+  map_clients (balancer, after);
+  ck_assert (memcmp (before, after, DRAWS * sizeof *before) == 0);
+}
+END_TEST
+
+/* An excluded backend (maint, drain) is in no plan, not even last; the
+ * others keep their round-robin turns. */
+START_TEST (test_excluded_not_in_plans)
+{
+  g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_ROUND_ROBIN, 3, NULL, NULL);
+
+  mb_balancer_set_excluded (balancer, 1, TRUE);
+  PLAN_IS (balancer, 0, 2);
+  PLAN_IS (balancer, 2, 0);
+  /* Even with every other backend down, it is not tried. */
+  mb_balancer_set_down (balancer, 0, TRUE);
+  mb_balancer_set_down (balancer, 2, TRUE);
+  PLAN_IS (balancer, 0, 2);
+  mb_balancer_set_down (balancer, 0, FALSE);
+  mb_balancer_set_down (balancer, 2, FALSE);
+  mb_balancer_set_excluded (balancer, 1, FALSE);
+  PLAN_IS (balancer, 0, 1, 2);
+  PLAN_IS (balancer, 1, 2, 0);
+}
+END_TEST
+
+/* Every backend excluded: an empty plan, and no pick asked of the
+ * algorithm (least-connections would divide by the tier's size). */
+START_TEST (test_all_excluded)
+{
+  static const MbBalance algorithms[] = { MB_BALANCE_ROUND_ROBIN, MB_BALANCE_LEAST_CONNECTIONS,
+                                          MB_BALANCE_RANDOM_TWO, MB_BALANCE_SOURCE_HASH };
+
+  for (guint a = 0; a < G_N_ELEMENTS (algorithms); a++)
+    {
+      g_autoptr(MbBalancer) balancer = balancer_new (algorithms[a], 2, NULL, NULL);
+      guint order[2], live[2] = { 0, 0 };
+
+      mb_balancer_set_excluded (balancer, 0, TRUE);
+      mb_balancer_set_excluded (balancer, 1, TRUE);
+      ck_assert_uint_eq (mb_balancer_plan (balancer, live, 42, order), 0);
+      mb_balancer_set_excluded (balancer, 1, FALSE);
+      ck_assert_uint_eq (mb_balancer_plan (balancer, live, 42, order), 1);
+      ck_assert_uint_eq (order[0], 1);
+    }
+}
+END_TEST
+
+/* Source-hash skips an excluded backend as it skips a down one: only its
+ * clients move, and they all come back. */
+START_TEST (test_source_hash_excluded)
+{
+  g_autoptr(MbBalancer) balancer = balancer_new (MB_BALANCE_SOURCE_HASH, 5, NULL, NULL);
+  g_autoptr(MbBalancer) down = balancer_new (MB_BALANCE_SOURCE_HASH, 5, NULL, NULL);
+  g_autofree guint *before = g_new (guint, DRAWS);
+  g_autofree guint *excluded = g_new (guint, DRAWS);
+  g_autofree guint *as_down = g_new (guint, DRAWS);
+  g_autofree guint *after = g_new (guint, DRAWS);
+
+  map_clients (balancer, before);
+  mb_balancer_set_excluded (balancer, 3, TRUE);
+  mb_balancer_set_down (down, 3, TRUE);
+  map_clients (balancer, excluded);
+  map_clients (down, as_down);
+  for (guint i = 0; i < DRAWS; i++)
+    expect (excluded[i] != 3, "client %u still on the excluded backend", i);
+  ck_assert (memcmp (excluded, as_down, DRAWS * sizeof *excluded) == 0);
+  mb_balancer_set_excluded (balancer, 3, FALSE);
   map_clients (balancer, after);
   ck_assert (memcmp (before, after, DRAWS * sizeof *before) == 0);
 }
@@ -920,7 +988,7 @@ static void
 assert_carry_goes_on (MbBalance algorithm, guint n, const guint *weights,
                       const guint *which, guint k, const guint *live)
 {
-  MbBackendSpec straight[MAX_BACKENDS], moved[MAX_BACKENDS];
+  MbBackendSpec straight[MAX_BACKENDS] = { { 0 } }, moved[MAX_BACKENDS] = { { 0 } };
   guint moved_live[MAX_BACKENDS];
   g_autoptr(MbBalancer) twin = NULL;
   g_autoptr(MbBalancer) carried = NULL;
@@ -981,7 +1049,7 @@ START_TEST (test_carry_round_robin_many_reloads)
 {
   const guint weights[] = { 2, 1, 3, 1, 2, 1 };
   const guint n = G_N_ELEMENTS (weights);
-  MbBackendSpec straight[MAX_BACKENDS], moved[MAX_BACKENDS];
+  MbBackendSpec straight[MAX_BACKENDS] = { { 0 } }, moved[MAX_BACKENDS] = { { 0 } };
   g_autoptr(GRand) rand = g_rand_new_with_seed (3);
   g_autoptr(MbBalancer) twin = NULL;
   g_autoptr(MbBalancer) carried = NULL;
@@ -1022,7 +1090,7 @@ START_TEST (test_carry_round_robin_outside_the_group)
   const guint before_which[] = { 0, 1, 2, 3 };      /* alpha bravo charlie (delta) */
   const guint after_which[] = { 4, 2, 1, 3, 0 };    /* (echo) charlie bravo (delta) alpha */
   const gboolean backup[N_NAMES] = { [3] = TRUE, [4] = TRUE };
-  MbBackendSpec before_specs[MAX_BACKENDS], after_specs[MAX_BACKENDS];
+  MbBackendSpec before_specs[MAX_BACKENDS] = { { 0 } }, after_specs[MAX_BACKENDS] = { { 0 } };
   g_autoptr(MbBalancer) before = NULL;
   g_autoptr(MbBalancer) after = NULL;
 
@@ -1049,7 +1117,7 @@ START_TEST (test_carry_round_robin_other_group)
   const guint weights[] = { 2, 1, 1 };
   const gboolean backup[N_NAMES] = { TRUE, TRUE };
   const gboolean charlie_down[] = { FALSE, FALSE, TRUE };
-  MbBackendSpec old_specs[MAX_BACKENDS], specs[MAX_BACKENDS];
+  MbBackendSpec old_specs[MAX_BACKENDS] = { { 0 } }, specs[MAX_BACKENDS] = { { 0 } };
 
   specs_in_order (old_specs, abc, 3, NULL, NULL);
   for (guint change = 0; change < 4; change++)
@@ -1104,7 +1172,7 @@ START_TEST (test_carry_down)
   const guint reversed[] = { 3, 2, 1, 0 };
   const gboolean down[] = { FALSE, FALSE, TRUE, FALSE };  /* bravo, in the new order */
   const guint up[] = { 0, 1, 3 }, bravo[] = { 2 };
-  MbBackendSpec straight[MAX_BACKENDS], moved[MAX_BACKENDS];
+  MbBackendSpec straight[MAX_BACKENDS] = { { 0 } }, moved[MAX_BACKENDS] = { { 0 } };
   g_autoptr(MbBalancer) twin = NULL;
   g_autoptr(MbBalancer) before = NULL;
   g_autoptr(MbBalancer) after = NULL;
@@ -1144,7 +1212,7 @@ START_TEST (test_carry_source_hash)
 {
   const guint weights[N_NAMES] = { 1, 2, 1, 3, 1 };
   const guint reversed[] = { 4, 3, 2, 1, 0 };
-  MbBackendSpec straight[MAX_BACKENDS], moved[MAX_BACKENDS];
+  MbBackendSpec straight[MAX_BACKENDS] = { { 0 } }, moved[MAX_BACKENDS] = { { 0 } };
   g_autoptr(MbBalancer) fresh = NULL;
   g_autofree guint *before = g_new (guint, DRAWS);
   g_autofree guint *after = g_new (guint, DRAWS);
@@ -1190,7 +1258,7 @@ START_TEST (test_carry_source_hash_down_and_added)
 {
   const guint four[] = { 0, 1, 2, 3 }, five[] = { 4, 3, 2, 1, 0 };
   const gboolean charlie_down[] = { FALSE, FALSE, TRUE, FALSE, FALSE };
-  MbBackendSpec old_specs[MAX_BACKENDS], specs[MAX_BACKENDS];
+  MbBackendSpec old_specs[MAX_BACKENDS] = { { 0 } }, specs[MAX_BACKENDS] = { { 0 } };
   g_autoptr(MbBalancer) old = NULL;
   g_autoptr(MbBalancer) carried = NULL;
   g_autoptr(MbBalancer) added = NULL;
@@ -1225,14 +1293,14 @@ START_TEST (test_carry_least_connections)
 {
   const guint live[] = { 2, 1, 1, 1 };
   const guint reversed[] = { 3, 2, 1, 0 };
-  MbBackendSpec moved[MAX_BACKENDS];
+  MbBackendSpec moved[MAX_BACKENDS] = { { 0 } };
   g_autoptr(MbBalancer) after = NULL;
 
   for (guint k = 0; k <= 6; k++)
     assert_carry_goes_on (MB_BALANCE_LEAST_CONNECTIONS, 4, NULL, identity, k, live);
 
   {
-    MbBackendSpec straight[MAX_BACKENDS];
+    MbBackendSpec straight[MAX_BACKENDS] = { { 0 } };
     g_autoptr(MbBalancer) before = NULL;
 
     specs_in_order (straight, identity, 4, NULL, NULL);
@@ -1284,8 +1352,8 @@ END_TEST
  * table of its own. */
 START_TEST (test_carry_twins)
 {
-  const MbBackendSpec two[] = { { "alpha", 1, FALSE }, { "bravo", 1, FALSE } };
-  const MbBackendSpec twins[] = { { "alpha", 1, FALSE }, { "alpha", 1, FALSE } };
+  const MbBackendSpec two[] = { { "alpha", 1, FALSE, FALSE }, { "bravo", 1, FALSE, FALSE } };
+  const MbBackendSpec twins[] = { { "alpha", 1, FALSE, FALSE }, { "alpha", 1, FALSE, FALSE } };
   const MbBackendSpec *from[] = { two, twins }, *to[] = { twins, two };
 
   for (guint t = 0; t < 2; t++)
@@ -1306,7 +1374,7 @@ END_TEST
 /* Another algorithm: a fresh balancer, nothing carried. */
 START_TEST (test_carry_other_algorithm)
 {
-  MbBackendSpec specs[MAX_BACKENDS];
+  MbBackendSpec specs[MAX_BACKENDS] = { { 0 } };
   g_autoptr(MbBalancer) rr = NULL;
   g_autoptr(MbBalancer) sh = NULL;
   g_autoptr(MbBalancer) fresh = NULL;
@@ -1357,6 +1425,8 @@ balancer_suite (void)
   tcase_add_test (tiers, test_all_down_only_backups);
   tcase_add_test (tiers, test_every_algorithm_plans_every_backend);
   tcase_add_test (tiers, test_plans_follow_random_changes);
+  tcase_add_test (tiers, test_excluded_not_in_plans);
+  tcase_add_test (tiers, test_all_excluded);
   suite_add_tcase (suite, tiers);
 
   tcase_add_test (lc, test_least_connections);
@@ -1376,6 +1446,7 @@ balancer_suite (void)
   tcase_add_test (sh, test_source_hash_keys_on_names);
   tcase_add_test (sh, test_source_hash_down_and_up);
   tcase_add_test (sh, test_source_hash_weighted);
+  tcase_add_test (sh, test_source_hash_excluded);
   suite_add_tcase (suite, sh);
 
   tcase_add_test (weights, test_set_weight_round_robin);
