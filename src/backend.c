@@ -4,6 +4,7 @@
 #include "backend.h"
 #include "frontend.h"
 #include "log.h"
+#include "stats.h"
 #include "worker.h"
 
 /* The summary of the connect failures that failure_log kept out of the log
@@ -51,6 +52,8 @@ backend_free (gpointer data)
   mb_rate_limit_clear (&backend->failure_log);
   g_clear_pointer (&backend->addresses, g_ptr_array_unref);
   g_mutex_clear (&backend->lock);
+  g_free (backend->why_down);
+  g_free (backend->last_check_detail);
   g_free (backend->title);
   g_free (backend->frontend_title);
   g_free (backend->forward_to);
@@ -74,7 +77,12 @@ mb_backend_update (MbBackend *backend, guint index, const MbBackendConfig *confi
   GPtrArray *old;
 
   backend->index = index;
-  backend->weight = config->weight;
+  /* A weight set at run time holds until the file's weight changes. */
+  if (config->weight != backend->config_weight)
+    backend->weight_set = FALSE;
+  backend->config_weight = config->weight;
+  if (!backend->weight_set)
+    backend->weight = config->weight;
   backend->backup = config->backup;
   g_mutex_lock (&backend->lock);
   old = backend->addresses;
@@ -108,6 +116,65 @@ mb_backend_is_down (const MbBackend *backend)
   return backend->down_active || backend->down_passive;
 }
 
+gboolean
+mb_backend_takes_sessions (const MbBackend *backend)
+{
+  return backend->admin == MB_BACKEND_ENABLED;
+}
+
+const gchar *
+mb_backend_state_name (const MbBackend *backend)
+{
+  switch (backend->admin)
+    {
+    case MB_BACKEND_MAINT:
+      return "maint";
+    case MB_BACKEND_DRAIN:
+      return "drain";
+    case MB_BACKEND_ENABLED:
+      break;
+    }
+  return mb_backend_is_down (backend) ? "down" : "up";
+}
+
+void
+mb_backend_set_admin (MbBackend *backend, MbBackendAdmin admin)
+{
+  static const gchar *const names[] = { "enabled", "draining", "in maintenance" };
+
+  if (backend->admin == admin)
+    return;
+  backend->admin = admin;
+  if (backend->frontend != NULL)
+    mb_balancer_set_excluded (backend->frontend->balancer, backend->index, admin != MB_BACKEND_ENABLED);
+  mb_log (G_LOG_LEVEL_MESSAGE, "MB_FRONTEND", backend->frontend_title, "MB_BACKEND", backend->title, NULL,
+          "frontend %s: backend %s is %s (control socket)%s", backend->frontend_title, backend->title,
+          names[admin], admin == MB_BACKEND_ENABLED ? "" : ": no new session; live sessions go on");
+}
+
+void
+mb_backend_set_weight (MbBackend *backend, guint weight)
+{
+  backend->weight = weight;
+  backend->weight_set = TRUE;
+  if (backend->frontend != NULL)
+    mb_balancer_set_weight (backend->frontend->balancer, backend->index, weight);
+  mb_log (G_LOG_LEVEL_MESSAGE, "MB_FRONTEND", backend->frontend_title, "MB_BACKEND", backend->title, NULL,
+          "frontend %s: backend %s: weight %u (control socket)", backend->frontend_title, backend->title,
+          weight);
+}
+
+void
+mb_backend_note_check (MbBackend *backend, gboolean ok, const gchar *detail)
+{
+  backend->last_check_at = g_get_real_time ();
+  backend->last_check_ok = ok;
+  g_free (backend->last_check_detail);
+  backend->last_check_detail = g_strdup (detail);
+  if (!ok)
+    mb_counter_inc (&backend->check_failures);
+}
+
 /* Applies a change of either flag: tells the balancer and the log when the
  * backend as a whole went down or up. */
 static void
@@ -116,6 +183,11 @@ apply (MbBackend *backend, gboolean was_down, const gchar *why)
   MbFrontend *frontend = backend->frontend;
   gboolean down = mb_backend_is_down (backend);
 
+  if (down && why != NULL)
+    {
+      g_free (backend->why_down);
+      backend->why_down = g_strdup (why);
+    }
   if (down == was_down || frontend == NULL)
     return;
   mb_balancer_set_down (frontend->balancer, backend->index, down);
@@ -210,6 +282,7 @@ report (MbBackend *backend, gboolean failed, const gchar *reason)
 void
 mb_backend_connect_failed (MbBackend *backend, const gchar *reason)
 {
+  mb_counter_inc (&backend->connect_failures);
   /* Whether failures count (max_fails) is the main thread's to say: its
    * frontend's settings may change with a reload. */
   g_atomic_int_inc (&backend->failing);

@@ -35,6 +35,14 @@ G_BEGIN_DECLS
 
 typedef struct MbFrontend MbFrontend;
 
+/* What an operator set with the control socket (admin.c); a reload that
+ * keeps the backend keeps it. */
+typedef enum {
+  MB_BACKEND_ENABLED,   /* takes sessions when up */
+  MB_BACKEND_DRAIN,     /* no new session; health checks go on */
+  MB_BACKEND_MAINT,     /* no new session; no health check */
+} MbBackendAdmin;
+
 typedef struct {
   gint ref_count;                  /* atomic */
   gchar *title;                    /* immutable */
@@ -43,19 +51,32 @@ typedef struct {
   gint live;                       /* sessions connecting or relaying to it (atomic) */
   gint failing;                    /* failed connects not yet cleared by a success (atomic) */
   MbRateLimit failure_log;         /* the sessions' "connect failed" lines (any thread) */
+  /* Counters (stats.h), any thread: */
+  guint64 connections;             /* sessions established with it */
+  guint64 connect_failures;
+  guint64 bytes_sent;              /* to it */
+  guint64 bytes_received;          /* from it */
+  guint64 check_failures;
   /* private */
   GMutex lock;
   GPtrArray *addresses;            /* GInetSocketAddress, tried in order; under lock */
   /* Main thread only: */
   MbFrontend *frontend;            /* NULL once a reload removed it */
   guint index;                     /* in the frontend's current list and balancer */
-  guint weight;
+  guint weight;                    /* in force: the file's, or one set at run time */
+  guint config_weight;             /* the file's */
+  gboolean weight_set;             /* set at run time: holds until the file's changes */
   gboolean backup;
+  MbBackendAdmin admin;
+  gchar *why_down;                 /* while down: why ("3 failed checks: ...") */
+  gint64 last_check_at;            /* real time, microseconds; 0: never checked */
+  gboolean last_check_ok;
+  gchar *last_check_detail;        /* why it failed; NULL when it passed */
   guint fails;                     /* failed connects in the current window */
   gint64 window_start;             /* monotonic, microseconds */
   GSource *revive;                 /* while passively down: ends it after fail_timeout */
   gboolean down_active, down_passive;
-  guint check_successes, check_failures; /* consecutive, kept across reloads */
+  guint checks_passed, checks_failed; /* consecutive check results, kept across reloads */
 } MbBackend;
 
 /* A backend of FRONTEND (not referenced: the frontend holds the backend,
@@ -77,6 +98,19 @@ void mb_backend_detach (MbBackend *backend);
 GPtrArray *mb_backend_get_addresses (MbBackend *backend);
 
 gboolean mb_backend_is_down (const MbBackend *backend);
+/* Whether new sessions may go to it: enabled (up or down, the balancer
+ * decides), not drained nor in maintenance. */
+gboolean mb_backend_takes_sessions (const MbBackend *backend);
+/* "up", "down", "drain" or "maint" (in that order of precedence, last
+ * first). */
+const gchar *mb_backend_state_name (const MbBackend *backend);
+
+/* The control socket (main thread): maint, drain or enabled again; a
+ * weight from 1 to MB_MAX_WEIGHT for new sessions. */
+void mb_backend_set_admin (MbBackend *backend, MbBackendAdmin admin);
+void mb_backend_set_weight (MbBackend *backend, guint weight);
+/* A health check's outcome (main thread): for show backends. */
+void mb_backend_note_check (MbBackend *backend, gboolean ok, const gchar *detail);
 
 /* A session's connect to BACKEND failed (REASON) or succeeded.  From any
  * thread. */

@@ -27,6 +27,10 @@ struct MbDaemon {
   GSList *waiting;            /* Waiter: told when the load in flight is applied */
   GSList *queued;             /* Waiter: asked during it; the next load is theirs */
   guint reloads, failed;
+  gint64 started_real, started_monotonic; /* microseconds */
+  gint64 last_reload_at;      /* real time, microseconds; 0: none yet */
+  gboolean last_reload_ok;
+  GPtrArray *last_reload_errors; /* gchar * */
 };
 
 MbDaemon *
@@ -37,6 +41,9 @@ mb_daemon_new (MbConfig *config, guint verbosity)
   daemon->config = mb_config_ref (config);
   daemon->frontends = g_ptr_array_new_with_free_func ((GDestroyNotify) mb_frontend_unref);
   daemon->verbosity = verbosity;
+  daemon->last_reload_errors = g_ptr_array_new_with_free_func (g_free);
+  daemon->started_real = g_get_real_time ();
+  daemon->started_monotonic = g_get_monotonic_time ();
   return daemon;
 }
 
@@ -59,6 +66,7 @@ mb_daemon_free (MbDaemon *daemon)
     g_main_context_iteration (NULL, TRUE);
   remove_all (daemon);
   g_ptr_array_unref (daemon->frontends);
+  g_ptr_array_unref (daemon->last_reload_errors);
   mb_config_unref (daemon->config);
   g_free (daemon);
 }
@@ -107,6 +115,30 @@ mb_daemon_reload_count (MbDaemon *daemon, guint *failed)
   if (failed != NULL)
     *failed = daemon->failed;
   return daemon->reloads;
+}
+
+gboolean
+mb_daemon_last_reload (MbDaemon *daemon, gboolean *ok, gint64 *at, GPtrArray **errors)
+{
+  if (daemon->last_reload_at == 0)
+    return FALSE;
+  *ok = daemon->last_reload_ok;
+  *at = daemon->last_reload_at;
+  *errors = daemon->last_reload_errors;
+  return TRUE;
+}
+
+void
+mb_daemon_get_start (MbDaemon *daemon, gint64 *real_us, gint64 *monotonic_us)
+{
+  *real_us = daemon->started_real;
+  *monotonic_us = daemon->started_monotonic;
+}
+
+GPtrArray *
+mb_daemon_get_frontends (MbDaemon *daemon)
+{
+  return daemon->frontends;
 }
 
 static MbFrontend *
@@ -386,6 +418,11 @@ on_loaded (GObject *source, GAsyncResult *result, gpointer data)
   else
     ok = apply (daemon, config, errors);
 
+  daemon->last_reload_at = g_get_real_time ();
+  daemon->last_reload_ok = ok;
+  g_ptr_array_set_size (daemon->last_reload_errors, 0);
+  for (guint i = 0; i < errors->len; i++)
+    g_ptr_array_add (daemon->last_reload_errors, g_strdup (errors->pdata[i]));
   if (!ok)
     {
       daemon->failed++;

@@ -57,5 +57,12 @@ typedef void (*MbReloadDone) (gboolean ok, GPtrArray *errors, gpointer user_data
 void mb_daemon_reload (MbDaemon *daemon, MbReloadDone done, gpointer user_data);
 /* Reloads attempted, and failed. */
 guint mb_daemon_reload_count (MbDaemon *daemon, guint *failed);
+/* The last reload's outcome: FALSE when there was none yet; else *OK, *AT
+ * (real time, microseconds) and *ERRORS (the daemon's; empty when OK). */
+gboolean mb_daemon_last_reload (MbDaemon *daemon, gboolean *ok, gint64 *at, GPtrArray **errors);
+/* When the daemon started: real and monotonic time, microseconds. */
+void mb_daemon_get_start (MbDaemon *daemon, gint64 *real_us, gint64 *monotonic_us);
+/* The frontends in force (MbFrontend), in the configuration's order. */
+GPtrArray *mb_daemon_get_frontends (MbDaemon *daemon);
 
 G_END_DECLS

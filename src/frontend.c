@@ -324,6 +324,18 @@ mb_frontend_summary (void)
   return g_string_free (summary, FALSE);
 }
 
+const gchar *
+mb_frontend_state_name (const MbFrontend *frontend)
+{
+  if (frontend->listeners->len == 0)
+    return "closed";
+  if (frontend->resume != 0)
+    return "paused";
+  if (g_atomic_int_get (&frontend->held))
+    return "held";
+  return "listening";
+}
+
 void
 mb_frontend_backends_changed (MbFrontend *frontend)
 {
@@ -394,6 +406,7 @@ backend_specs (GPtrArray *backends, gboolean *down)
       specs[i].name = backend->title;
       specs[i].weight = backend->weight;
       specs[i].backup = backend->backup;
+      specs[i].excluded = !mb_backend_takes_sessions (backend);
       if (down != NULL)
         down[i] = mb_backend_is_down (backend);
     }

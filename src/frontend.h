@@ -44,6 +44,11 @@ struct MbFrontend {
   gchar *title;                    /* immutable */
   gint live;                       /* sessions of this frontend (atomic: they end on workers) */
   MbRateLimit no_backend_log;      /* "no backend accepted" lines (any thread) */
+  /* Counters (stats.h), any thread: */
+  guint64 connections;             /* clients accepted */
+  guint64 failed;                  /* clients that no backend took */
+  guint64 bytes_received;          /* from clients */
+  guint64 bytes_sent;              /* to clients */
   /* Main thread only: */
   MbConfig *owner;                 /* holds config */
   const MbFrontendConfig *config;  /* the settings in force */
@@ -105,6 +110,10 @@ void mb_frontend_remove (MbFrontend *frontend);
  * tries, in order, into ORDER (room for backends->len); returns how many.
  * On the main thread (see balancer.h). */
 guint mb_frontend_plan (MbFrontend *frontend, guint64 key, guint *order);
+/* "listening", "held" (at a max_connections limit) or "paused" (resting
+ * after a shortage of descriptors or memory); "closed" once it no longer
+ * listens (removed, stopping). */
+const gchar *mb_frontend_state_name (const MbFrontend *frontend);
 /* A backend of FRONTEND went down or up: updates STATUS=. */
 void mb_frontend_backends_changed (MbFrontend *frontend);
 /* "web: 2/3 backends up, api: 1/1 backends up" over every frontend in

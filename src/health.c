@@ -59,25 +59,26 @@ verdict (Check *check, gboolean ok, const gchar *reason)
   MbBackend *backend = check->backend;
 
   end_attempt (check);
+  mb_backend_note_check (backend, ok, reason);
   /* The consecutive results live in the backend: a reload that keeps it
    * keeps them. */
   if (ok)
     {
-      backend->check_failures = 0;
-      if (++backend->check_successes >= config->rise && backend->down_active)
+      backend->checks_failed = 0;
+      if (++backend->checks_passed >= config->rise && backend->down_active)
         {
-          g_autofree gchar *why = g_strdup_printf ("%u successful check%s", backend->check_successes,
-                                                   backend->check_successes == 1 ? "" : "s");
+          g_autofree gchar *why = g_strdup_printf ("%u successful check%s", backend->checks_passed,
+                                                   backend->checks_passed == 1 ? "" : "s");
           mb_backend_set_checked (backend, FALSE, why);
         }
     }
   else
     {
-      backend->check_successes = 0;
-      if (++backend->check_failures >= config->fall && !backend->down_active)
+      backend->checks_passed = 0;
+      if (++backend->checks_failed >= config->fall && !backend->down_active)
         {
-          g_autofree gchar *why = g_strdup_printf ("%u failed check%s: %s", backend->check_failures,
-                                                   backend->check_failures == 1 ? "" : "s", reason);
+          g_autofree gchar *why = g_strdup_printf ("%u failed check%s: %s", backend->checks_failed,
+                                                   backend->checks_failed == 1 ? "" : "s", reason);
           mb_backend_set_checked (backend, TRUE, why);
         }
     }
@@ -181,6 +182,13 @@ on_due (gpointer data)
   g_autoptr(GError) error = NULL;
 
   g_clear_pointer (&check->timer, g_source_unref);
+  /* In maintenance: no check (an operator works on it); look again at the
+   * next interval. */
+  if (check->backend->admin == MB_BACKEND_MAINT)
+    {
+      schedule (check, check->health->config->interval_ms);
+      return G_SOURCE_REMOVE;
+    }
   check->timer = mb_worker_timeout ((guint) check->health->config->timeout_ms, on_timeout, check);
   /* Its descriptor from the budget (fds.h) first: a check never takes
    * one that an accepted session counts on. */

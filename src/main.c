@@ -14,6 +14,7 @@
 
 #include <glib-unix.h>
 
+#include "admin.h"
 #include "config.h"
 #include "daemon.h"
 #include "fds.h"
@@ -30,6 +31,7 @@
 
 typedef struct {
   MbDaemon *runtime;
+  MbAdmin *admin;           /* the control socket, or NULL */
   GMainLoop *loop;
   gboolean stopping;
   guint drain_timer;
@@ -153,6 +155,13 @@ run (Daemon *daemon, MbConfig *config)
       g_critical ("%s", error->message);
       return 1;
     }
+  /* The control socket as the user the daemon runs as (DESIGN.md). */
+  if (config->admin_socket != NULL
+      && (daemon->admin = mb_admin_new (daemon->runtime, config->admin_socket, &error)) == NULL)
+    {
+      g_critical ("%s", error->message);
+      return 1;
+    }
 
   if (!mb_workers_start (config->workers, &error))
     {
@@ -187,6 +196,7 @@ run (Daemon *daemon, MbConfig *config)
   g_main_loop_run (daemon->loop);
 
   /* The listeners are closed: no session is handed over any more. */
+  g_clear_pointer (&daemon->admin, mb_admin_free);
   mb_daemon_close (daemon->runtime);
   mb_session_close_all ();
   mb_workers_stop ();
@@ -271,6 +281,7 @@ main (int argc, char **argv)
   mb_frontend_set_global_limit (config->max_connections);
   daemon.runtime = mb_daemon_new (config, (guint) verbosity);
   status = run (&daemon, config);
+  g_clear_pointer (&daemon.admin, mb_admin_free);
   g_clear_pointer (&daemon.runtime, mb_daemon_free);
   mb_log_shutdown ();
   return status;

@@ -41,6 +41,7 @@
 #include "pipes.h"
 #include "poller.h"
 #include "relay.h"
+#include "stats.h"
 #include "trim.h"
 #include "worker.h"
 
@@ -87,6 +88,7 @@ struct MbRelay {
   guint linger_delay_ms;  /* the wait's next pause */
   gint64 linger_progress; /* when the surviving send queue last shrank */
   guint64 linger_queued;  /* its bytes then */
+  guint64 *counters[2][2];  /* added to by pump i's reads (stats.h) */
   MbRelayDone done;
   gpointer user_data;
   GError *error;
@@ -197,6 +199,17 @@ static gsize
 pump_pending (const Pump *pump)
 {
   return (pump->end - pump->start) + pump->piped;
+}
+
+/* Pump I read N bytes. */
+static void
+count_read (MbRelay *relay, gint i, gsize n)
+{
+  relay->pump[i].total += (guint64) n;
+  for (gint c = 0; c < 2; c++)
+    if (relay->counters[i][c] != NULL)
+      mb_counter_add (relay->counters[i][c], n);
+  idle_touch (relay);
 }
 
 static gboolean
@@ -401,8 +414,7 @@ pump_read_piped (MbRelay *relay, gint i)
   else
     {
       pump->piped += (gsize) n;
-      pump->total += (guint64) n;
-      idle_touch (relay);
+      count_read (relay, i, (gsize) n);
     }
   pump_write_piped (relay, i);
   return TRUE;
@@ -439,8 +451,7 @@ pump_read (MbRelay *relay, gint i)
   else
     {
       pump->end += (gsize) n;
-      pump->total += (guint64) n;
-      idle_touch (relay);
+      count_read (relay, i, (gsize) n);
     }
   pump_write (relay, i);
 }
@@ -665,9 +676,16 @@ endpoint_init (Endpoint *endpoint, int fd, MbRelay *relay)
 
 MbRelay *
 mb_relay_new (int client_fd, int backend_fd, MbPollerHandle *backend_watch, guint64 idle_timeout_ms,
-              MbRelayDone done, gpointer user_data)
+              const MbRelayCounters *counters, MbRelayDone done, gpointer user_data)
 {
   MbRelay *relay = g_new0 (MbRelay, 1);
+
+  if (counters != NULL)
+    for (gint c = 0; c < 2; c++)
+      {
+        relay->counters[0][c] = counters->from_client[c];
+        relay->counters[1][c] = counters->to_client[c];
+      }
 
   for (gint i = 0; i < 2; i++)
     {

@@ -36,10 +36,20 @@ typedef struct MbRelay MbRelay;
  * when both directions ended cleanly.  The callback may free the relay. */
 typedef void (*MbRelayDone) (MbRelay *relay, const GError *error, gpointer user_data);
 
+/* Counters (stats.h) that each read adds its bytes to, as it happens, so
+ * that they count live sessions too; NULL entries are skipped.  They must
+ * outlive the relay. */
+typedef struct {
+  guint64 *from_client[2];
+  guint64 *to_client[2];
+} MbRelayCounters;
+
 /* BACKEND_WATCH (may be NULL): a handle that has BACKEND_FD in this
- * thread's poller already (the connect's); the relay takes its place. */
+ * thread's poller already (the connect's); the relay takes its place.
+ * COUNTERS (may be NULL) is copied. */
 MbRelay *mb_relay_new (int client_fd, int backend_fd, MbPollerHandle *backend_watch,
-                       guint64 idle_timeout_ms, MbRelayDone done, gpointer user_data);
+                       guint64 idle_timeout_ms, const MbRelayCounters *counters,
+                       MbRelayDone done, gpointer user_data);
 /* Stops all watching; DONE is not called.  Safe from within DONE.  Freed
  * before DONE (the owner ends the session) with bytes still waiting, the
  * sockets are set to close with RST. */

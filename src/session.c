@@ -15,6 +15,7 @@
 #include "poller.h"
 #include "relay.h"
 #include "session.h"
+#include "stats.h"
 #include "trim.h"
 #include "worker.h"
 
@@ -210,8 +211,16 @@ connected (Session *session)
             "frontend %s: %s: opened client connection to backend %s (%s)", frontend_title (session),
             client_name (session), session->current->title, backend_name (session));
 
-  session->relay = mb_relay_new (session->client, session->backend, &session->connect_watch,
-                                 session->idle_timeout_ms, on_relay_done, session);
+  mb_counter_inc (&session->current->connections);
+  {
+    MbRelayCounters counters = {
+      .from_client = { &session->frontend->bytes_received, &session->current->bytes_sent },
+      .to_client = { &session->current->bytes_received, &session->frontend->bytes_sent },
+    };
+
+    session->relay = mb_relay_new (session->client, session->backend, &session->connect_watch,
+                                   session->idle_timeout_ms, &counters, on_relay_done, session);
+  }
 }
 
 static void try_connect (Session *session);
@@ -287,6 +296,7 @@ out_of_resources (Session *session, const gchar *call, const GError *error)
   g_autofree gchar *what = g_strdup_printf ("%s: %s for backend %s", client_name (session), call,
                                             session->current->title);
 
+  mb_counter_inc (&session->frontend->failed);
   mb_frontend_pause (session->frontend, what, error);
   session_end (session);
 }
@@ -347,6 +357,7 @@ try_connect (Session *session)
       return;
     }
 
+  mb_counter_inc (&session->frontend->failed);
   if (mb_rate_limit_allow (&session->frontend->no_backend_log))
     mb_log (G_LOG_LEVEL_WARNING, "MB_FRONTEND", frontend_title (session), "MB_CLIENT", client_name (session), NULL,
           "frontend %s: %s: no backend accepted the connection; closing the client",
@@ -431,15 +442,21 @@ mb_session_start (MbFrontend *frontend, int client, const struct sockaddr *peer,
                                        frontend->config->balance == MB_BALANCE_SOURCE_HASH
                                        ? address_key (peer, peer_len) : 0,
                                        session->order);
-  /* Counted from now, so that the next plan sees it (least-connections). */
-  count_on (session, session->backends->pdata[session->order[0]]);
+  mb_counter_inc (&frontend->connections);
   g_atomic_int_inc (&total_sessions);
   mb_frontend_session_started (frontend);
-  /* The first backend socket here too: when descriptors run out, this
-   * client is closed and the frontend pauses before it accepts the next
-   * one (a worker could tell it only after the rest of the batch). */
-  if (!first_socket (session))
-    return;
+  /* An empty plan (every backend drained or in maintenance): the worker
+   * closes the client as when none accepts. */
+  if (session->n_order > 0)
+    {
+      /* Counted from now, so that the next plan sees it (least-connections). */
+      count_on (session, session->backends->pdata[session->order[0]]);
+      /* The first backend socket here too: when descriptors run out, this
+       * client is closed and the frontend pauses before it accepts the
+       * next one (a worker could tell it only after the rest of the batch). */
+      if (!first_socket (session))
+        return;
+    }
   session->worker = mb_worker_choose ();
   mb_worker_run (session->worker, session_begin, session);
 }
@@ -461,6 +478,65 @@ mb_session_close_all (void)
               "frontend %s: %s: closing session at shutdown", frontend_title (session), client_name (session));
       session_end (session);
     }
+}
+
+typedef struct {
+  MbBackend *backend;      /* a reference */
+  gint remaining;          /* workers still to look (atomic) */
+  gint closed;             /* sessions closed (atomic) */
+  MbSessionsClosed done;
+  gpointer user_data;
+} CloseJob;
+
+static gboolean
+close_job_done (gpointer data)
+{
+  CloseJob *job = data;
+
+  job->done ((guint) g_atomic_int_get (&job->closed), job->user_data);
+  mb_backend_unref (job->backend);
+  g_free (job);
+  return G_SOURCE_REMOVE;
+}
+
+/* On each worker: its sessions with the job's backend. */
+static gboolean
+close_on_worker (gpointer data)
+{
+  CloseJob *job = data;
+
+  for (GList *l = live_sessions.head; l != NULL; )
+    {
+      Session *session = l->data;
+
+      l = l->next;   /* session_end() unlinks it */
+      if (session->counted != job->backend)
+        continue;
+      mb_address_set_abortive (session->client);
+      if (session->backend >= 0)
+        mb_address_set_abortive (session->backend);
+      mb_log (G_LOG_LEVEL_INFO, "MB_FRONTEND", frontend_title (session), "MB_CLIENT", client_name (session), NULL,
+              "frontend %s: %s: session to backend %s shut down (control socket)", frontend_title (session),
+              client_name (session), job->backend->title);
+      /* A relay already set to close cleanly is freed as cut (relay.h). */
+      session_end (session);
+      g_atomic_int_inc (&job->closed);
+    }
+  if (g_atomic_int_dec_and_test (&job->remaining))
+    mb_worker_run_on_main (close_job_done, job);
+  return G_SOURCE_REMOVE;
+}
+
+void
+mb_session_close_backend (MbBackend *backend, MbSessionsClosed done, gpointer user_data)
+{
+  CloseJob *job = g_new0 (CloseJob, 1);
+
+  job->backend = mb_backend_ref (backend);
+  job->remaining = (gint) MAX (mb_workers_count (), 1);
+  job->done = done;
+  job->user_data = user_data;
+  mb_workers_run_each (close_on_worker, job);
 }
 
 void

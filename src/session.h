@@ -30,6 +30,12 @@ guint mb_session_count (void);
 /* Ends every live session of this thread's worker now (their clients and
  * backends are closed). */
 void mb_session_close_all (void);
+/* Closes, with a reset on both sides, every live session whose backend is
+ * BACKEND (connecting to it or relaying), on every worker; then calls
+ * DONE (USER_DATA) on the main thread with how many there were.  From the
+ * main thread. */
+typedef void (*MbSessionsClosed) (guint closed, gpointer user_data);
+void mb_session_close_backend (MbBackend *backend, MbSessionsClosed done, gpointer user_data);
 /* Called (from the main thread's loop) each time the last live session
  * ends. */
 void mb_session_set_idle_callback (GSourceFunc callback, gpointer user_data);

@@ -207,6 +207,15 @@ mb_worker_run_on_main (GSourceFunc func, gpointer data)
     g_main_context_invoke (NULL, func, data);
 }
 
+void
+mb_workers_run_each (GSourceFunc func, gpointer data)
+{
+  if (n_workers == 0)
+    func (data);
+  for (guint i = 0; i < n_workers; i++)
+    mb_worker_run (workers[i], func, data);
+}
+
 gboolean
 mb_worker_is_main (void)
 {

@@ -50,6 +50,9 @@ void mb_worker_run (MbWorker *worker, GSourceFunc func, gpointer data);
  * else from the main loop (whose context is the global default). */
 void mb_worker_run_on_main (GSourceFunc func, gpointer data);
 gboolean mb_worker_is_main (void);
+/* Runs FUNC (DATA) on every worker's thread (the main thread's now), as
+ * mb_worker_run() does: mb_workers_count() times, once when none runs. */
+void mb_workers_run_each (GSourceFunc func, gpointer data);
 
 /* Attaches SOURCE to this thread's context and returns it (the caller
  * keeps the reference). */

@@ -229,7 +229,7 @@ run_relay (Run *run, guint64 idle_timeout_ms)
   guint guard = g_timeout_add (GUARD_MS, on_guard, NULL);
 
   run->loop = g_main_loop_new (NULL, FALSE);
-  mb_relay_new (run->client, run->backend, NULL, idle_timeout_ms, on_done, run);
+  mb_relay_new (run->client, run->backend, NULL, idle_timeout_ms, NULL, on_done, run);
   g_main_loop_run (run->loop);
   g_source_remove (guard);
   g_main_loop_unref (run->loop);
@@ -434,7 +434,7 @@ START_TEST (test_free_with_bytes_waiting_resets)
   setsockopt (client.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
   peer_start (&client);
   peer_start (&backend);
-  relay = mb_relay_new (client_end, backend_end, NULL, 0, on_done, &run);
+  relay = mb_relay_new (client_end, backend_end, NULL, 0, NULL, on_done, &run);
   g_timeout_add (300, free_mid_stream, &run);
   g_main_loop_run (loop);
   ck_assert (!run.done);
