@@ -198,6 +198,7 @@ typedef struct {
   gboolean done;
   GError *error;
   guint64 from_client, to_client;
+  guint64 counted_from_client[2], counted_to_client[2];   /* the relay's counters */
 } Run;
 
 static void
@@ -228,8 +229,13 @@ run_relay (Run *run, guint64 idle_timeout_ms)
 {
   guint guard = g_timeout_add (GUARD_MS, on_guard, NULL);
 
+  MbRelayCounters counters = {
+    .from_client = { &run->counted_from_client[0], &run->counted_from_client[1] },
+    .to_client = { &run->counted_to_client[0], NULL },
+  };
+
   run->loop = g_main_loop_new (NULL, FALSE);
-  mb_relay_new (run->client, run->backend, NULL, idle_timeout_ms, NULL, on_done, run);
+  mb_relay_new (run->client, run->backend, NULL, idle_timeout_ms, &counters, on_done, run);
   g_main_loop_run (run->loop);
   g_source_remove (guard);
   g_main_loop_unref (run->loop);
@@ -284,6 +290,10 @@ START_TEST (test_both_ways)
   ck_assert_int_eq (backend.end, END_EOF);
   ck_assert_uint_eq (run.from_client, 3 << 20);
   ck_assert_uint_eq (run.to_client, 5 << 20);
+  /* Every byte read was added to every counter given (NULL skipped). */
+  ck_assert_uint_eq (run.counted_from_client[0], 3 << 20);
+  ck_assert_uint_eq (run.counted_from_client[1], 3 << 20);
+  ck_assert_uint_eq (run.counted_to_client[0], 5 << 20);
 }
 END_TEST
 
