@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
 #include "address.h"
@@ -834,6 +835,22 @@ clear_path (const gchar *path, const struct sockaddr_un *address, GError **error
   return TRUE;
 }
 
+/* The socket's directory: systemd makes it (RuntimeDirectory=); started
+ * otherwise, the daemon makes it if it can. */
+static gboolean
+make_directory (const gchar *path, GError **error)
+{
+  g_autofree gchar *directory = g_path_get_dirname (path);
+
+  if (g_mkdir_with_parents (directory, 0755) < 0)
+    {
+      g_set_error (error, MB_ERROR, MB_ERROR_IO, "admin_socket %s: cannot make %s: %s", path, directory,
+                   g_strerror (errno));
+      return FALSE;
+    }
+  return TRUE;
+}
+
 MbAdmin *
 mb_admin_new (MbDaemon *daemon, const gchar *path, GError **error)
 {
@@ -843,7 +860,8 @@ mb_admin_new (MbDaemon *daemon, const gchar *path, GError **error)
   MbAdmin *admin;
   int fd;
 
-  if (!fill_address (&address, path, error) || !clear_path (path, &address, error))
+  if (!fill_address (&address, path, error) || !make_directory (path, error)
+      || !clear_path (path, &address, error))
     return NULL;
   fd = socket (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0 || bind (fd, (struct sockaddr *) &address, sizeof address) < 0

@@ -314,7 +314,8 @@ finish_identity (MbConfig *config, GPtrArray *errors)
     }
 }
 
-/* The control socket's path: absolute, and short enough for a unix socket
+/* The control socket's path: relative to the directory of the file that
+ * sets it (as include() paths are), and short enough for a unix socket
  * address (sun_path holds 107 bytes and a NUL). */
 static void
 finish_admin_socket (MbConfig *config, GPtrArray *errors)
@@ -323,10 +324,22 @@ finish_admin_socket (MbConfig *config, GPtrArray *errors)
 
   if (path == NULL)
     return;
+  if (path[0] == '\0')
+    {
+      mb_config_error (errors, config->admin_socket_file, config->admin_socket_line,
+                       "admin_socket: must not be empty");
+      return;
+    }
   if (!g_path_is_absolute (path))
-    mb_config_error (errors, config->admin_socket_file, config->admin_socket_line,
-                     "admin_socket: '%s' is not an absolute path", path);
-  else if (strlen (path) > 107)
+    {
+      g_autofree gchar *directory = g_path_get_dirname (config->admin_socket_file);
+      g_autofree gchar *joined = g_build_filename (directory, path, NULL);
+
+      g_free (config->admin_socket);
+      config->admin_socket = g_canonicalize_filename (joined, NULL);
+      path = config->admin_socket;
+    }
+  if (strlen (path) > 107)
     mb_config_error (errors, config->admin_socket_file, config->admin_socket_line,
                      "admin_socket: the path is %zu bytes long; a unix socket's may be 107 at most",
                      strlen (path));
