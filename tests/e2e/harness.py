@@ -10,6 +10,9 @@ assert on sockets.  This module provides:
     stop, RSS; always killed and reaped in cleanup; reload() (SIGHUP framed
     by RELOADING=1 ... READY=1), wait_status() and wait_log() on what it says,
   * run(): run the binary to completion (-t, -V, configuration errors),
+  * Admin: a client of the control socket (admin_socket), one command per
+    line and one JSON answer per line, bounded; TestCase.admin_socket_path()
+    gives a path short enough for a unix socket address,
   * a TestCase base class wiring all of it to unittest cleanups, and a test
     runner mapping skipped tests to exit status 77 (automake SKIP).
 
@@ -23,6 +26,7 @@ import collections
 import fcntl
 import functools
 import hashlib
+import json
 import os
 import resource
 import queue
@@ -1207,6 +1211,138 @@ def run(args, cwd=None, timeout=EXIT_TIMEOUT):
 
 
 # --------------------------------------------------------------------------
+# The control socket (admin_socket; DESIGN.md "Control socket and
+# mini-balancerctl", the protocol in the issue's working spec)
+
+ADMIN_ANSWER_LIMIT = 1 << 20    # the longest answer line an Admin accepts
+UNIX_PATH_LIMIT = 100           # sun_path holds 108 bytes: keep well below
+
+
+def short_socket_dir(directory, name):
+    """DIRECTORY, or when DIRECTORY/NAME would be too long for a unix socket
+    address, a fresh directory under /tmp (as _Notify does).  Returns
+    (directory, created): the caller removes a created one."""
+    if len(os.fsencode(os.path.join(directory, name))) <= UNIX_PATH_LIMIT:
+        return directory, False
+    own = tempfile.mkdtemp(prefix="mb-e2e-", dir="/tmp")
+    _temp_dirs.add(own)
+    return own, True
+
+
+class Admin:
+    """A client of the daemon's control socket: one command per line, one
+    JSON object per line back.  Every operation is bounded in time and size;
+    whatever goes wrong (no socket, no answer, an answer that is not one JSON
+    object with a boolean "ok") raises AssertionError.
+
+    command(line) sends LINE and returns the answer (a dict); send() and
+    answer() are the two halves, for raw bytes; wait_closed() waits for the
+    daemon to close the connection."""
+
+    def __init__(self, path, timeout=IO_TIMEOUT):
+        self.path = path
+        self._buf = b""
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        try:
+            self.sock.connect(path)
+        except OSError as e:
+            self.sock.close()
+            raise AssertionError(f"control socket {path}: cannot connect: {e}") from None
+
+    def fileno(self):
+        return self.sock.fileno()
+
+    def send(self, data, timeout=IO_TIMEOUT):
+        """Send DATA (bytes, or str sent as UTF-8) as it is: no newline added."""
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.settimeout(timeout)
+        try:
+            self.sock.sendall(data)
+        except socket.timeout:
+            raise AssertionError(f"control socket {self.path}: could not send "
+                                 f"{len(data)} bytes within {timeout}s") from None
+        except (BrokenPipeError, ConnectionResetError) as e:
+            raise AssertionError(f"control socket {self.path}: closed by the daemon "
+                                 f"while sending {data[:60]!r}: {e}") from None
+
+    def read_line(self, timeout=IO_TIMEOUT):
+        """The next line the daemon sends (bytes, without its newline)."""
+        deadline = time.monotonic() + timeout
+        for _ in range(1 << 20):
+            if b"\n" in self._buf:
+                line, _, self._buf = self._buf.partition(b"\n")
+                return line
+            if len(self._buf) > ADMIN_ANSWER_LIMIT:
+                raise AssertionError(f"control socket {self.path}: an answer line longer than "
+                                     f"{ADMIN_ANSWER_LIMIT} bytes ({self._buf[:80]!r}...)")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            self.sock.settimeout(left)
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                break
+            except ConnectionResetError:
+                raise AssertionError(f"control socket {self.path}: connection reset before a "
+                                     f"complete answer (got {self._buf[:200]!r})") from None
+            if not data:
+                raise AssertionError(f"control socket {self.path}: connection closed before a "
+                                     f"complete answer (got {self._buf[:200]!r})")
+            self._buf += data
+        raise AssertionError(f"control socket {self.path}: no complete answer within "
+                             f"{timeout}s (got {self._buf[:200]!r})")
+
+    def answer(self, timeout=IO_TIMEOUT):
+        """The next answer: one line holding one JSON object with a boolean "ok"."""
+        line = self.read_line(timeout)
+        try:
+            value = json.loads(line.decode())
+        except (UnicodeDecodeError, ValueError) as e:
+            raise AssertionError(f"control socket {self.path}: the answer is not JSON "
+                                 f"({e}): {line[:300]!r}") from None
+        if not isinstance(value, dict) or not isinstance(value.get("ok"), bool):
+            raise AssertionError(f"control socket {self.path}: the answer is not an object "
+                                 f"with a boolean \"ok\": {line[:300]!r}")
+        return value
+
+    def command(self, line, timeout=IO_TIMEOUT):
+        """Send LINE (str or bytes) and a newline; returns the answer (a dict)."""
+        if isinstance(line, str):
+            line = line.encode()
+        self.send(line + b"\n", timeout)
+        return self.answer(timeout)
+
+    def ok(self, line, timeout=IO_TIMEOUT):
+        """command(), failing unless the answer has "ok": true."""
+        value = self.command(line, timeout)
+        if value["ok"] is not True:
+            raise AssertionError(f"control socket {self.path}: {line!r} answered {value}")
+        return value
+
+    def wait_closed(self, timeout=CLOSE_TIMEOUT):
+        """Wait until the daemon closes the connection: "eof" or "reset".  An
+        unread answer, more data, or a timeout fail."""
+        if self._buf:
+            raise AssertionError(f"control socket {self.path}: expected the connection to "
+                                 f"close, have unread {self._buf[:200]!r}")
+        return wait_closed(self.sock, timeout)
+
+    def is_open(self):
+        """True when the daemon has neither closed the connection nor sent
+        anything unasked (looked at without waiting)."""
+        if self._buf:
+            return False
+        readable, _, _ = select.select([self.sock], [], [], 0)
+        return not readable
+
+    def close(self):
+        close_quietly(self.sock)
+
+
+# --------------------------------------------------------------------------
 # unittest glue
 
 class TestCase(unittest.TestCase):
@@ -1252,6 +1388,22 @@ class TestCase(unittest.TestCase):
     # daemon
     def daemon(self, config_text, **kw):
         return Daemon(self, config_text, **kw).start()
+
+    # the control socket
+    def admin_socket_path(self, name="admin.sock"):
+        """A path for admin_socket: in the test's directory, or in a short
+        directory of its own under /tmp when that would be too long for a
+        unix socket address (107 bytes)."""
+        directory, created = short_socket_dir(self.tmpdir, name)
+        if created:
+            self.addCleanup(remove_temp_dir, directory)
+        return os.path.join(directory, name)
+
+    def admin(self, path, **kw):
+        """An Admin client of the control socket at PATH, closed at cleanup."""
+        client = Admin(path, **kw)
+        self.addCleanup(client.close)
+        return client
 
     # clients
     def connect(self, addr, **kw):
