@@ -10,7 +10,8 @@ harness.Admin is the client: one command per line, one JSON object per line
 back, every read bounded.  Counters may be up to 1 s old (byte counts of
 live sessions): tests poll for them, bounded, never sleep.
 
-MB_SLOW_TESTS=1 also runs the full 30 s idle-client case."""
+MB_SLOW_TESTS=1 also runs the full 30 s idle-client case, which
+test_admin_idle.py runs on its own (make check runs both)."""
 
 import datetime
 import grp
