@@ -733,15 +733,15 @@ mb_frontend_update (MbFrontend *frontend, MbConfig *owner, const MbFrontendChang
                     GPtrArray *listeners)
 {
   const MbFrontendConfig *config = change->new_config;
-  gboolean checks_kept = !change->backends_changed
-                         && mb_reload_same_checks (frontend->config->health_check, config->health_check);
+  gboolean checks_kept = mb_reload_same_checks (frontend->config->health_check, config->health_check);
 
   if (listeners != NULL)
     {
       mb_frontend_adopt_listeners (frontend, listeners);
       log_listening (frontend);
     }
-  /* Checks point at backends: stopped before a backend can go. */
+  /* Checks that change are stopped before a backend can go; kept ones are
+   * matched with the new backends below. */
   if (!checks_kept)
     g_clear_pointer (&frontend->health, mb_health_stop);
   if (change->backends_changed || frontend->config->balance != config->balance)
@@ -757,7 +757,7 @@ mb_frontend_update (MbFrontend *frontend, MbConfig *owner, const MbFrontendChang
   mb_config_unref (frontend->owner);
   frontend->owner = owner;
   if (frontend->health != NULL)
-    mb_health_set_config (frontend->health, config->health_check);
+    mb_health_update (frontend->health, config->health_check);
   else if (config->health_check != NULL)
     frontend->health = mb_health_start (frontend);
   update_accepting (frontend);

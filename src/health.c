@@ -19,7 +19,7 @@
 
 typedef struct {
   MbHealth *health;
-  MbBackend *backend;
+  MbBackend *backend;        /* a reference */
   GSource *timer;            /* the next check, or this one's timeout */
   int fd;                    /* -1 between checks */
   MbPollerHandle watch;
@@ -30,8 +30,7 @@ typedef struct {
 struct MbHealth {
   MbFrontend *frontend;
   const MbHealthCheckConfig *config;
-  Check *checks;
-  guint n;
+  GPtrArray *checks;         /* Check, one per backend of the frontend */
 };
 
 static void schedule (Check *check, guint64 delay_ms);
@@ -224,34 +223,76 @@ schedule (Check *check, guint64 delay_ms)
   check->timer = mb_worker_timeout ((guint) delay_ms, on_due, check);
 }
 
+static Check *
+check_new (MbHealth *health, MbBackend *backend)
+{
+  Check *check = g_new0 (Check, 1);
+
+  check->health = health;
+  check->backend = mb_backend_ref (backend);
+  check->fd = -1;
+  if (health->config->expect != NULL)
+    check->answer = g_byte_array_new ();
+  return check;
+}
+
+static void
+check_free (gpointer data)
+{
+  Check *check = data;
+
+  end_attempt (check);
+  if (check->answer != NULL)
+    g_byte_array_unref (check->answer);
+  mb_backend_unref (check->backend);
+  g_free (check);
+}
+
 MbHealth *
 mb_health_start (MbFrontend *frontend)
 {
   MbHealth *health = g_new0 (MbHealth, 1);
+  guint n = frontend->backends->len;
 
   health->frontend = frontend;
   health->config = frontend->config->health_check;
-  health->n = frontend->backends->len;
-  health->checks = g_new0 (Check, health->n);
-  for (guint i = 0; i < health->n; i++)
+  health->checks = g_ptr_array_new_with_free_func (check_free);
+  for (guint i = 0; i < n; i++)
     {
-      Check *check = &health->checks[i];
+      Check *check = check_new (health, frontend->backends->pdata[i]);
 
-      check->health = health;
-      check->backend = frontend->backends->pdata[i];
-      check->fd = -1;
-      if (health->config->expect != NULL)
-        check->answer = g_byte_array_new ();
+      g_ptr_array_add (health->checks, check);
       /* The first round at once, spread over a tenth of the interval. */
-      schedule (check, health->config->interval_ms * i / (10 * health->n));
+      schedule (check, health->config->interval_ms * i / (10 * n));
     }
   return health;
 }
 
 void
-mb_health_set_config (MbHealth *health, const MbHealthCheckConfig *config)
+mb_health_update (MbHealth *health, const MbHealthCheckConfig *config)
 {
+  GPtrArray *backends = health->frontend->backends;
+  g_autoptr(GPtrArray) old = g_steal_pointer (&health->checks);
+
   health->config = config;
+  health->checks = g_ptr_array_new_with_free_func (check_free);
+  for (guint i = 0; i < backends->len; i++)
+    {
+      MbBackend *backend = backends->pdata[i];
+      Check *check = NULL;
+
+      /* A kept backend keeps its check, timer and all. */
+      for (guint j = 0; j < old->len && check == NULL; j++)
+        if (((Check *) old->pdata[j])->backend == backend)
+          check = g_ptr_array_steal_index_fast (old, j);
+      if (check == NULL)
+        {
+          check = check_new (health, backend);
+          schedule (check, config->interval_ms * i / (10 * backends->len));
+        }
+      g_ptr_array_add (health->checks, check);
+    }
+  /* What is left in OLD: checks of removed backends, stopped as it goes. */
 }
 
 void
@@ -259,12 +300,6 @@ mb_health_stop (MbHealth *health)
 {
   if (health == NULL)
     return;
-  for (guint i = 0; i < health->n; i++)
-    {
-      end_attempt (&health->checks[i]);
-      if (health->checks[i].answer != NULL)
-        g_byte_array_unref (health->checks[i].answer);
-    }
-  g_free (health->checks);
+  g_ptr_array_unref (health->checks);
   g_free (health);
 }

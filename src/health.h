@@ -24,10 +24,11 @@ typedef struct MbHealth MbHealth;
 
 /* Starts checking FRONTEND's backends (its config has a health_check). */
 MbHealth *mb_health_start (MbFrontend *frontend);
-/* A reload kept FRONTEND's checks as they were (the same backends, a
- * health_check section that checks the same way): CONFIG, in the new
- * configuration, is the one to read from now. */
-void mb_health_set_config (MbHealth *health, const MbHealthCheckConfig *config);
+/* A reload kept FRONTEND's health_check section as it checks (CONFIG, in
+ * the new configuration, is the one to read from now) and maybe changed
+ * its backends: kept backends keep their checks as they are (no extra
+ * round), added ones get one, removed ones' stop. */
+void mb_health_update (MbHealth *health, const MbHealthCheckConfig *config);
 /* Stops every check at once (closing their sockets). */
 void mb_health_stop (MbHealth *health);
 

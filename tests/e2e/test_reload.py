@@ -581,6 +581,29 @@ class Reload(harness.TestCase):
         ups = [l for l in mb.notify.lines[notes:] if l.startswith("STATUS=") and "web: 2/2" in l]
         self.assertEqual(ups, [], "STATUS showed a up after the reload")
 
+    def test_kept_backends_keep_their_check_timers(self):
+        """A reload that adds a backend checks the new one at once and leaves
+        the kept ones' checks where they were: no extra round of checks for
+        them (with a long interval, none at all for a while)."""
+        a, b = self._own(CheckedBackend("a")), self._own(CheckedBackend("b"))
+        front = harness.free_addr()
+        check = ('  health_check { interval = 20s  timeout = 1s  send = "PING\\r\\n"'
+                 '  expect = "PONG" }')
+
+        def text(*backends):
+            lines = [f'frontend web {{', f'  bind_on = "{front}"', check]
+            lines += [f'  backend {x.name} {{ forward_to = "{x.addr}" }}' for x in backends]
+            return harness.config("\n".join(lines) + "\n}\n")
+
+        mb = self.daemon(text(a))
+        harness.wait_for(lambda: a.checks == 1, 5 * SLOW, "a's first check")
+        mb.reload(text(a, b))
+        self.assert_reloaded(mb, (0, 0, 1, 0), (1, 0, 0, 1))
+        # b's first check comes within a tenth of the interval; a's next one
+        # only 20 s after its first.
+        harness.wait_for(lambda: b.checks == 1, 5 * SLOW, "the added backend's first check")
+        self.assertEqual(a.checks, 1, "the kept backend was checked again because of the reload")
+
     def test_passively_ejected_backend_stays_ejected_for_its_remaining_time(self):
         """max_fails = 1: a refuses once and is ejected for fail_timeout; it
         listens again at once.  A reload halfway through keeps it ejected
