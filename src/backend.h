@@ -30,6 +30,7 @@
 
 #include "config.h"
 #include "ratelimit.h"
+#include "stats.h"
 
 G_BEGIN_DECLS
 
@@ -57,6 +58,7 @@ typedef struct {
   guint64 bytes_sent;              /* to it */
   guint64 bytes_received;          /* from it */
   guint64 check_failures;
+  MbConnectHistogram connect_time;  /* of the connects that succeeded */
   /* private */
   GMutex lock;
   GPtrArray *addresses;            /* GInetSocketAddress, tried in order; under lock */

@@ -45,6 +45,7 @@ typedef struct {
   int backend;
   MbPollerHandle connect_watch; /* while connecting */
   GSource *connect_timer;
+  gint64 connect_started;      /* monotonic, microseconds: of the current attempt */
   MbRelay *relay;              /* once connected */
 } Session;
 
@@ -212,6 +213,8 @@ connected (Session *session)
             client_name (session), session->current->title, backend_name (session));
 
   mb_counter_inc (&session->current->connections);
+  mb_connect_histogram_add (&session->current->connect_time,
+                            (guint64) (g_get_monotonic_time () - session->connect_started));
   {
     MbRelayCounters counters = {
       .from_client = { &session->frontend->bytes_received, &session->current->bytes_sent },
@@ -331,6 +334,7 @@ try_connect (Session *session)
           return;
         }
       mb_poller_handle_init (&session->connect_watch, session->backend, on_connect_ready, session);
+      session->connect_started = g_get_monotonic_time ();
       if (mb_address_connect (session->backend, session->backend_address) == 0)
         {
           connected (session);

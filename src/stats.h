@@ -32,4 +32,19 @@ mb_counter_get (const guint64 *counter)
   return __atomic_load_n (counter, __ATOMIC_RELAXED);
 }
 
+/* How long successful connects to a backend took: a histogram with
+ * Prometheus's cumulative buckets worked out when read.  Upper bounds in
+ * microseconds; the last bucket (+Inf) has none. */
+#define MB_CONNECT_BUCKETS 14
+extern const guint64 mb_connect_bucket_bounds_us[MB_CONNECT_BUCKETS - 1];
+
+typedef struct {
+  guint64 buckets[MB_CONNECT_BUCKETS];   /* not cumulative: each its own range */
+  guint64 sum_us;
+  guint64 count;
+} MbConnectHistogram;
+
+/* One successful connect that took ELAPSED_US (any thread). */
+void mb_connect_histogram_add (MbConnectHistogram *histogram, guint64 elapsed_us);
+
 G_END_DECLS
