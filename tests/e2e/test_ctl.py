@@ -324,7 +324,8 @@ class Ctl(harness.TestCase):
         daemon = self.fake(canned('{"ok":true}'))
         for args in ([], ["--no-such-option", "help"], ["--timeout", "0", "help"],
                      ["--timeout", "abc", "help"], ["--timeout", "86401", "help"],
-                     ["show\ninfo"], ["reload\r"], [" ", ""], ["-s", "", "help"]):
+                     ["show\ninfo"], ["reload\r"], [" ", ""], ["-s", "", "help"],
+                     ["disable", b"web/caf\xe9"]):
             with self.subTest(args=args):
                 status, out, err, _ = self.ctl(*args)   # a later -s overrides ctl()'s
                 self.assertEqual(status, 64, f"stdout: {out!r} stderr: {err!r}")
