@@ -19,7 +19,8 @@
  * Tables have a header (the JSON member names in capitals, "title" named
  * FRONTEND or BACKEND), columns as wide as their widest cell, numbers right
  * aligned and in full, "-" for null.  The bash completion reads the first
- * two columns of `show backends`: keep them FRONTEND and BACKEND.
+ * column of `show frontends` and the first two of `show backends`: keep them
+ * FRONTEND, and FRONTEND and BACKEND.
  */
 #pragma once
 
