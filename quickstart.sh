@@ -201,6 +201,11 @@ run_demo() {
 
  or interactively:  nc $DEMO_HOST $DEMO_FRONTEND_PORT
 
+ Watch and steer it through its control socket:
+
+   src/mini-balancerctl -s demo/admin.sock show backends
+   src/mini-balancerctl -s demo/admin.sock drain demo/one
+
  Each backend greets with "hello from NAME" and echoes what you send.
  Consecutive connections alternate between the backends: one, two, one...
  Press Ctrl-C here to stop the balancer and the backends.

@@ -6,7 +6,9 @@ time).  The fake daemon is a unix socket server in a thread of this test that
 answers canned lines and records what it received; tests against the real
 daemon live beside the daemon's control socket tests."""
 
+import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -126,7 +128,8 @@ def canned(*lines):
     return reply
 
 
-class Ctl(harness.TestCase):
+class CtlCase(harness.TestCase):
+    """Runs mini-balancerctl; no tests of its own."""
 
     def setUp(self):
         super().setUp()
@@ -154,6 +157,11 @@ class Ctl(harness.TestCase):
         self.assertIn(self.path, err, "the message must name the socket")
         for w in words:
             self.assertIn(w, err)
+
+
+
+class Ctl(CtlCase):
+    """Against a fake control socket: every output and exit status."""
 
     # ---- what is sent
 
@@ -412,6 +420,60 @@ class Ctl(harness.TestCase):
         self.fake(lambda _: b'{"ok":true,"x":"' + b"a" * (17 << 20))
         self.assert_unreachable(self.ctl("--timeout", "10", "show", "info"),
                                 "longer than 16777216 bytes")
+
+
+class CtlAgainstTheDaemon(CtlCase):
+    """The same tool against the real daemon: what an operator (and the
+    unit's ExecReload=) sees."""
+
+    def start_daemon(self, *backends):
+        self.front = harness.free_addr()
+        self.config_text = lambda extra="": harness.config(
+            harness.frontend("web", self.front, [(b.name, b.addr) for b in backends]) + extra,
+            admin_socket=f'"{self.path}"')
+        return self.daemon(self.config_text())
+
+    def test_show_and_actions_with_exit_codes(self):
+        a, b = self.ident_backend("a"), self.ident_backend("b")
+        self.start_daemon(a, b)
+        for _ in range(4):
+            self.who(self.front)
+        status, out, err, _ = self.ctl("show", "backends")
+        self.assertEqual(status, 0, err)
+        rows = [line.split() for line in out.splitlines()]
+        self.assertEqual(rows[0][:8], ["FRONTEND", "BACKEND", "ADDRESS", "STATE", "WEIGHT", "BACKUP",
+                                       "SESSIONS", "CONNECTIONS"])
+        self.assertEqual({r[1]: (r[3], r[7]) for r in rows[1:]}, {"a": ("up", "2"), "b": ("up", "2")})
+        self.assertEqual(self.ctl("drain", "web/a")[:2], (0, "web/a: drain\n"))
+        self.assertEqual([self.who(self.front) for _ in range(2)], ["b", "b"])
+        status, out, err, _ = self.ctl("disable", "web/nosuch")
+        self.assertEqual((status, out), (1, ""))
+        self.assertIn("frontend web has no backend 'nosuch'", err)
+        status, out, err, _ = self.ctl("--json", "show", "frontends")
+        self.assertEqual(status, 0, err)
+        self.assertEqual(json.loads(out)["frontends"][0]["connections"], 6)
+
+    def test_reload_fails_visibly_on_a_bad_file(self):
+        """What systemctl reload runs (ExecReload=mini-balancerctl reload):
+        exit 1 and the file's errors, FILE:LINE, on stderr; then 0 once the
+        file is good again."""
+        a = self.ident_backend("a")
+        mb = self.start_daemon(a)
+        with open(mb.config_path, "a") as f:
+            f.write("frontend broken {\n  bind_on = \"nowhere\"\n}\n")
+        status, out, err, _ = self.ctl("reload")
+        self.assertEqual(status, 1, f"stdout: {out!r} stderr: {err!r}")
+        self.assertIn("reload failed", err)
+        self.assertRegex(err, re.escape(mb.config_path) + r":\d+: frontend broken")
+        self.assertEqual(self.who(self.front), "a", "the old configuration keeps serving")
+        with open(mb.config_path, "w") as f:
+            f.write(self.config_text())
+        self.assertEqual(self.ctl("reload")[:2], (0, "reloaded\n"))
+
+    def test_daemon_gone(self):
+        mb = self.start_daemon(self.ident_backend("a"))
+        self.assertEqual(mb.stop(), 0)
+        self.assert_unreachable(self.ctl("show", "info"))
 
 
 if __name__ == "__main__":
