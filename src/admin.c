@@ -20,7 +20,9 @@
 #include "log.h"
 #include "pipes.h"
 #include "poller.h"
+#include "report.h"
 #include "session.h"
+#include "snapshot.h"
 #include "stats.h"
 #include "worker.h"
 
@@ -56,14 +58,6 @@ struct Client {
 static void client_update (Client *client);
 
 /* ---- answers ------------------------------------------------------------ */
-
-static gchar *
-iso_time (gint64 real_us)
-{
-  g_autoptr(GDateTime) time = g_date_time_new_from_unix_utc (real_us / G_USEC_PER_SEC);
-
-  return g_date_time_format (time, "%Y-%m-%dT%H:%M:%SZ");
-}
 
 static void
 add_string (JsonBuilder *builder, const gchar *name, const gchar *value)
@@ -177,11 +171,11 @@ show_info (Client *client)
   add_string (builder, "config_file", mb_daemon_get_config (admin->daemon)->path);
   add_int (builder, "workers", mb_workers_count ());
   add_int (builder, "sessions", mb_session_count ());
-  add_int (builder, "reloads", mb_daemon_reload_count (admin->daemon, NULL));
+  add_int (builder, "reloads", mb_daemon_reload_count (admin->daemon, NULL, NULL));
   json_builder_set_member_name (builder, "last_reload");
   if (mb_daemon_last_reload (admin->daemon, &ok, &at, &errors))
     {
-      g_autofree gchar *when = iso_time (at);
+      g_autofree gchar *when = mb_report_time (at);
 
       json_builder_begin_object (builder);
       add_bool (builder, "ok", ok);
@@ -210,96 +204,20 @@ show_info (Client *client)
   send_answer (client, builder);
 }
 
-static const gchar *
-balance_name (MbBalance balance)
-{
-  switch (balance)
-    {
-    case MB_BALANCE_ROUND_ROBIN:
-      return "round-robin";
-    case MB_BALANCE_LEAST_CONNECTIONS:
-      return "least-connections";
-    case MB_BALANCE_RANDOM_TWO:
-      return "random-two";
-    case MB_BALANCE_SOURCE_HASH:
-      return "source-hash";
-    }
-  return "?";
-}
-
 static void
 show_frontends (Client *client)
 {
-  GPtrArray *frontends = mb_daemon_get_frontends (client->admin->daemon);
+  g_autoptr(MbSnapshot) snapshot = mb_snapshot_take (client->admin->daemon);
   g_autoptr(JsonBuilder) builder = answer_begin (TRUE);
 
-  json_builder_set_member_name (builder, "frontends");
-  json_builder_begin_array (builder);
-  for (guint i = 0; i < frontends->len; i++)
-    {
-      MbFrontend *frontend = frontends->pdata[i];
-
-      json_builder_begin_object (builder);
-      add_string (builder, "title", frontend->title);
-      add_string (builder, "bind_on", frontend->config->bind_on);
-      add_string (builder, "balance", balance_name (frontend->config->balance));
-      add_string (builder, "state", mb_frontend_state_name (frontend));
-      add_int (builder, "sessions", g_atomic_int_get (&frontend->live));
-      add_int (builder, "connections", (gint64) mb_counter_get (&frontend->connections));
-      add_int (builder, "failed", (gint64) mb_counter_get (&frontend->failed));
-      add_int (builder, "bytes_received", (gint64) mb_counter_get (&frontend->bytes_received));
-      add_int (builder, "bytes_sent", (gint64) mb_counter_get (&frontend->bytes_sent));
-      json_builder_end_object (builder);
-    }
-  json_builder_end_array (builder);
+  mb_report_frontends (builder, snapshot);
   send_answer (client, builder);
-}
-
-static void
-add_backend (JsonBuilder *builder, MbBackend *backend)
-{
-  g_autoptr(GPtrArray) addresses = mb_backend_get_addresses (backend);
-  g_autofree gchar *address = addresses->len > 0 ? mb_address_to_string (addresses->pdata[0]) : NULL;
-  const gchar *why = NULL;
-
-  if (backend->admin != MB_BACKEND_ENABLED)
-    why = "set with the control socket";
-  else if (mb_backend_is_down (backend))
-    why = backend->why_down;
-  json_builder_begin_object (builder);
-  add_string (builder, "frontend", backend->frontend_title);
-  add_string (builder, "title", backend->title);
-  add_string (builder, "address", address);
-  add_string (builder, "forward_to", backend->forward_to);
-  add_string (builder, "state", mb_backend_state_name (backend));
-  add_string (builder, "why", why);
-  add_int (builder, "weight", backend->weight);
-  add_bool (builder, "backup", backend->backup);
-  add_int (builder, "sessions", g_atomic_int_get (&backend->live));
-  add_int (builder, "connections", (gint64) mb_counter_get (&backend->connections));
-  add_int (builder, "connect_failures", (gint64) mb_counter_get (&backend->connect_failures));
-  add_int (builder, "bytes_sent", (gint64) mb_counter_get (&backend->bytes_sent));
-  add_int (builder, "bytes_received", (gint64) mb_counter_get (&backend->bytes_received));
-  json_builder_set_member_name (builder, "last_check");
-  if (backend->last_check_at != 0)
-    {
-      g_autofree gchar *when = iso_time (backend->last_check_at);
-
-      json_builder_begin_object (builder);
-      add_string (builder, "at", when);
-      add_bool (builder, "ok", backend->last_check_ok);
-      add_string (builder, "detail", backend->last_check_detail);
-      json_builder_end_object (builder);
-    }
-  else
-    json_builder_add_null_value (builder);
-  json_builder_end_object (builder);
 }
 
 static void
 show_backends (Client *client, const MbAdminCommand *command)
 {
-  GPtrArray *frontends = mb_daemon_get_frontends (client->admin->daemon);
+  g_autoptr(MbSnapshot) snapshot = NULL;
   g_autoptr(JsonBuilder) builder = NULL;
 
   if (command->frontend != NULL && find_frontend (client->admin, command->frontend) == NULL)
@@ -309,19 +227,9 @@ show_backends (Client *client, const MbAdminCommand *command)
       send_error (client, error);
       return;
     }
+  snapshot = mb_snapshot_take (client->admin->daemon);
   builder = answer_begin (TRUE);
-  json_builder_set_member_name (builder, "backends");
-  json_builder_begin_array (builder);
-  for (guint i = 0; i < frontends->len; i++)
-    {
-      MbFrontend *frontend = frontends->pdata[i];
-
-      if (command->frontend != NULL && strcmp (command->frontend, frontend->title) != 0)
-        continue;
-      for (guint j = 0; j < frontend->backends->len; j++)
-        add_backend (builder, frontend->backends->pdata[j]);
-    }
-  json_builder_end_array (builder);
+  mb_report_backends (builder, snapshot, command->frontend);
   send_answer (client, builder);
 }
 

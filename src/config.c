@@ -569,23 +569,35 @@ get_string (cfg_t *section, const gchar *name, gchar **out, const gchar **file, 
   *line = at.line;
 }
 
+static const struct {
+  const gchar *name;
+  MbBalance balance;
+} balance_names[] = {
+  { "round-robin", MB_BALANCE_ROUND_ROBIN },
+  { "least-connections", MB_BALANCE_LEAST_CONNECTIONS },
+  { "random-two", MB_BALANCE_RANDOM_TWO },
+  { "source-hash", MB_BALANCE_SOURCE_HASH },
+};
+
 static gboolean
 balance_from_string (const gchar *text, MbBalance *out)
 {
-  static const struct { const gchar *name; MbBalance balance; } names[] = {
-    { "round-robin", MB_BALANCE_ROUND_ROBIN },
-    { "least-connections", MB_BALANCE_LEAST_CONNECTIONS },
-    { "random-two", MB_BALANCE_RANDOM_TWO },
-    { "source-hash", MB_BALANCE_SOURCE_HASH },
-  };
-
-  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
-    if (strcmp (text, names[i].name) == 0)
+  for (guint i = 0; i < G_N_ELEMENTS (balance_names); i++)
+    if (strcmp (text, balance_names[i].name) == 0)
       {
-        *out = names[i].balance;
+        *out = balance_names[i].balance;
         return TRUE;
       }
   return FALSE;
+}
+
+const gchar *
+mb_balance_name (MbBalance balance)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (balance_names); i++)
+    if (balance_names[i].balance == balance)
+      return balance_names[i].name;
+  return "?";
 }
 
 /* An optional string option as bytes; an empty one is an error. */

@@ -127,6 +127,8 @@ void mb_config_unref (MbConfig *config);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MbConfig, mb_config_unref)
 
 const gchar *mb_log_level_to_string (MbLogLevel level);
+/* "round-robin", "least-connections", ... as written in the file. */
+const gchar *mb_balance_name (MbBalance balance);
 
 /* Whether two frontends' bind_on addresses can collide (the same port on
  * the same, or a wildcard, address).  Both must be resolved (bind_addresses

@@ -26,7 +26,7 @@ struct MbDaemon {
   gboolean loading;           /* a load runs on a GTask thread */
   GSList *waiting;            /* Waiter: told when the load in flight is applied */
   GSList *queued;             /* Waiter: asked during it; the next load is theirs */
-  guint reloads, failed;
+  guint reloads, succeeded, failed;
   gint64 started_real, started_monotonic; /* microseconds */
   gint64 last_reload_at;      /* real time, microseconds; 0: none yet */
   gboolean last_reload_ok;
@@ -110,8 +110,10 @@ mb_daemon_get_config (MbDaemon *daemon)
 }
 
 guint
-mb_daemon_reload_count (MbDaemon *daemon, guint *failed)
+mb_daemon_reload_count (MbDaemon *daemon, guint *succeeded, guint *failed)
 {
+  if (succeeded != NULL)
+    *succeeded = daemon->succeeded;
   if (failed != NULL)
     *failed = daemon->failed;
   return daemon->reloads;
@@ -433,7 +435,10 @@ on_loaded (GObject *source, GAsyncResult *result, gpointer data)
       suffix = g_strdup_printf ("last reload failed: %u error%s", errors->len, errors->len == 1 ? "" : "s");
     }
   else
-    suffix = g_strdup ("last reload ok");
+    {
+      daemon->succeeded++;
+      suffix = g_strdup ("last reload ok");
+    }
   if (!daemon->closed)
     {
       mb_notify_set_status_suffix (suffix);

@@ -55,8 +55,8 @@ typedef void (*MbReloadDone) (gboolean ok, GPtrArray *errors, gpointer user_data
 /* Reloads the configuration file (SIGHUP, the control socket); DONE (may be
  * NULL) is called once that reload is over. */
 void mb_daemon_reload (MbDaemon *daemon, MbReloadDone done, gpointer user_data);
-/* Reloads attempted, and failed. */
-guint mb_daemon_reload_count (MbDaemon *daemon, guint *failed);
+/* Reloads attempted; of those over, how many succeeded and failed. */
+guint mb_daemon_reload_count (MbDaemon *daemon, guint *succeeded, guint *failed);
 /* The last reload's outcome: FALSE when there was none yet; else *OK, *AT
  * (real time, microseconds) and *ERRORS (the daemon's; empty when OK). */
 gboolean mb_daemon_last_reload (MbDaemon *daemon, gboolean *ok, gint64 *at, GPtrArray **errors);

@@ -18,6 +18,8 @@
 #include "pipes.h"
 #include "poller.h"
 #include "session.h"
+#include "snapshot.h"
+#include "stats.h"
 #include "worker.h"
 
 /* Accepts per wake-up: enough to drain a burst, few enough to stay fair to
@@ -324,6 +326,32 @@ mb_frontend_summary (void)
   return g_string_free (summary, FALSE);
 }
 
+void
+mb_frontend_sample (MbFrontend *frontend, gint64 now)
+{
+  MbHistorySample *sample;
+
+  if (frontend->history == NULL)
+    frontend->history = g_new0 (MbHistorySample, MB_FRONTEND_HISTORY);
+  sample = &frontend->history[frontend->history_next];
+  sample->at = now;
+  sample->sessions = (guint) g_atomic_int_get (&frontend->live);
+  sample->bytes_received = mb_counter_get (&frontend->bytes_received);
+  sample->bytes_sent = mb_counter_get (&frontend->bytes_sent);
+  sample->connections = mb_counter_get (&frontend->connections);
+  frontend->history_next = (frontend->history_next + 1) % MB_FRONTEND_HISTORY;
+  frontend->history_len = MIN (frontend->history_len + 1, MB_FRONTEND_HISTORY);
+}
+
+void
+mb_frontend_copy_history (const MbFrontend *frontend, GArray *history)
+{
+  guint first = (frontend->history_next + MB_FRONTEND_HISTORY - frontend->history_len) % MB_FRONTEND_HISTORY;
+
+  for (guint i = 0; i < frontend->history_len; i++)
+    g_array_append_val (history, frontend->history[(first + i) % MB_FRONTEND_HISTORY]);
+}
+
 const gchar *
 mb_frontend_state_name (const MbFrontend *frontend)
 {
@@ -457,6 +485,7 @@ frontend_free (gpointer data)
   g_free (frontend->backend_live);
   mb_balancer_free (frontend->balancer);
   mb_config_unref (frontend->owner);
+  g_free (frontend->history);
   g_free (frontend->title);
   g_free (frontend);
   return G_SOURCE_REMOVE;

@@ -49,6 +49,7 @@ struct MbFrontend {
   guint64 failed;                  /* clients that no backend took */
   guint64 bytes_received;          /* from clients */
   guint64 bytes_sent;              /* to clients */
+  guint64 proxy_errors;            /* bad PROXY protocol headers */
   /* Main thread only: */
   MbConfig *owner;                 /* holds config */
   const MbFrontendConfig *config;  /* the settings in force */
@@ -62,6 +63,8 @@ struct MbFrontend {
   guint *backend_live;             /* the backends' live counts, read for a plan */
   MbHealth *health;                /* active checks, or NULL */
   guint resume;                    /* timer while paused for lack of resources */
+  struct MbHistorySample *history; /* a ring of MB_FRONTEND_HISTORY samples (snapshot.h) */
+  guint history_next, history_len;
   gint64 last_shortage, last_limit_log;
 };
 
@@ -114,6 +117,13 @@ guint mb_frontend_plan (MbFrontend *frontend, guint64 key, guint *order);
  * after a shortage of descriptors or memory); "closed" once it no longer
  * listens (removed, stopping). */
 const gchar *mb_frontend_state_name (const MbFrontend *frontend);
+/* The samples kept for the status page's charts: one a second, 5 minutes. */
+#define MB_FRONTEND_HISTORY 300
+/* Takes one sample of FRONTEND's counters at NOW (real time, us); main
+ * thread, once a second. */
+void mb_frontend_sample (MbFrontend *frontend, gint64 now);
+/* Appends FRONTEND's samples, oldest first, to HISTORY (MbHistorySample). */
+void mb_frontend_copy_history (const MbFrontend *frontend, GArray *history);
 /* A backend of FRONTEND went down or up: updates STATUS=. */
 void mb_frontend_backends_changed (MbFrontend *frontend);
 /* "web: 2/3 backends up, api: 1/1 backends up" over every frontend in
