@@ -9,7 +9,7 @@
 # not run as root). Works without a terminal, e.g. in CI.
 set -eu
 
-PACKAGES="build-essential autoconf automake libtool pkg-config libglib2.0-dev libjson-glib-dev libconfuse-dev check libsystemd-dev python3 socat"
+PACKAGES="build-essential autoconf automake libtool pkg-config libglib2.0-dev libjson-glib-dev libsoup-3.0-dev libconfuse-dev check libsystemd-dev python3 socat"
 
 DEMO_HOST=127.0.0.1
 DEMO_FRONTEND_PORT=7070

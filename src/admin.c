@@ -436,6 +436,7 @@ client_close (Client *client)
   mb_poller_forget (&client->watch);   /* closed just below */
   close (client->fd);
   client->fd = -1;
+  mb_fds_client_give ();
   mb_worker_clear_source (&client->idle);
   g_queue_unlink (&admin->clients, &client->link);
   client->admin = NULL;
@@ -669,7 +670,7 @@ on_accept (MbPollerHandle *handle, GIOCondition condition)
           refuse (fd, message);
           continue;
         }
-      if (admin->clients.length >= MAX_CLIENTS)
+      if (admin->clients.length >= MAX_CLIENTS || !mb_fds_client_take ())
         {
           refuse (fd, "too many control clients");
           continue;

@@ -152,12 +152,13 @@ mb_config_unref (MbConfig *config)
   g_free (config->group);
   g_free (config->admin_socket);
   g_free (config->admin_group);
+  g_clear_pointer (&config->stats, frontend_config_free);
   g_ptr_array_unref (config->frontends);
   g_free (config);
 }
 
-MbFrontendConfig *
-mb_config_add_frontend (MbConfig *config, const gchar *title, const gchar *file, gint line)
+static MbFrontendConfig *
+frontend_config_new (const gchar *title, const gchar *file, gint line)
 {
   MbFrontendConfig *frontend = g_new0 (MbFrontendConfig, 1);
 
@@ -170,6 +171,14 @@ mb_config_add_frontend (MbConfig *config, const gchar *title, const gchar *file,
   frontend->backlog = MB_DEFAULT_BACKLOG;
   frontend->fail_timeout_ms = MB_DEFAULT_FAIL_TIMEOUT_MS;
   frontend->backends = g_ptr_array_new_with_free_func (backend_config_free);
+  return frontend;
+}
+
+MbFrontendConfig *
+mb_config_add_frontend (MbConfig *config, const gchar *title, const gchar *file, gint line)
+{
+  MbFrontendConfig *frontend = frontend_config_new (title, file, line);
+
   g_ptr_array_add (config->frontends, frontend);
   return frontend;
 }
@@ -218,26 +227,37 @@ mb_frontend_config_overlaps (const MbFrontendConfig *a, const MbFrontendConfig *
   return FALSE;
 }
 
+/* Parses and resolves a listening address (a frontend's bind_on, or
+ * stats_listen): WHAT names it in errors ("frontend web: bind_on"). */
 static void
-finish_frontend (MbFrontendConfig *frontend, GPtrArray *errors)
+finish_listen_address (MbFrontendConfig *frontend, const gchar *what, GPtrArray *errors)
 {
   g_autofree gchar *host = NULL;
   g_autoptr(GError) error = NULL;
 
-  if (frontend->bind_on == NULL)
-    mb_config_error (errors, frontend->file, frontend->line,
-                     "frontend %s: bind_on is required", frontend->title);
-  else if (!mb_address_parse (frontend->bind_on, TRUE, &host, &frontend->bind_port, &error))
-    mb_config_error (errors, frontend->file, frontend->line,
-                     "frontend %s: bind_on: %s", frontend->title, error->message);
+  if (!mb_address_parse (frontend->bind_on, TRUE, &host, &frontend->bind_port, &error))
+    mb_config_error (errors, frontend->file, frontend->line, "%s: %s", what, error->message);
   else if (host == NULL)
     {
       frontend->bind_any = TRUE;
       frontend->bind_addresses = g_ptr_array_new_with_free_func (g_object_unref);
     }
   else if ((frontend->bind_addresses = mb_address_resolve (host, frontend->bind_port, &error)) == NULL)
+    mb_config_error (errors, frontend->file, frontend->line, "%s: %s", what, error->message);
+}
+
+static void
+finish_frontend (MbFrontendConfig *frontend, GPtrArray *errors)
+{
+  if (frontend->bind_on == NULL)
     mb_config_error (errors, frontend->file, frontend->line,
-                     "frontend %s: bind_on: %s", frontend->title, error->message);
+                     "frontend %s: bind_on is required", frontend->title);
+  else
+    {
+      g_autofree gchar *what = g_strdup_printf ("frontend %s: bind_on", frontend->title);
+
+      finish_listen_address (frontend, what, errors);
+    }
 
   if (frontend->backends->len == 0)
     mb_config_error (errors, frontend->file, frontend->line,
@@ -259,9 +279,9 @@ finish_frontend (MbFrontendConfig *frontend, GPtrArray *errors)
     {
       MbBackendConfig *backend = frontend->backends->pdata[i];
       g_autofree gchar *backend_host = NULL;
+      g_autoptr(GError) error = NULL;
       guint16 port = 0;
 
-      g_clear_error (&error);
       if (backend->forward_to == NULL)
         mb_config_error (errors, backend->file, backend->line,
                          "frontend %s: backend %s: forward_to is required",
@@ -362,6 +382,19 @@ mb_config_finish (MbConfig *config, GPtrArray *errors)
 
   for (guint i = 0; i < config->frontends->len; i++)
     finish_frontend (config->frontends->pdata[i], errors);
+  if (config->stats != NULL)
+    {
+      finish_listen_address (config->stats, "stats_listen", errors);
+      for (guint i = 0; config->stats->bind_addresses != NULL && i < config->frontends->len; i++)
+        {
+          MbFrontendConfig *f = config->frontends->pdata[i];
+
+          if (f->bind_addresses != NULL && mb_frontend_config_overlaps (config->stats, f))
+            mb_config_error (errors, config->stats->file, config->stats->line,
+                             "stats_listen: %s overlaps frontend %s (%s:%d, %s)",
+                             config->stats->bind_on, f->title, f->file, f->line, f->bind_on);
+        }
+    }
 
   for (guint i = 0; i < config->frontends->len; i++)
     {
@@ -742,6 +775,7 @@ config_confuse_load (const gchar *path, GPtrArray *errors)
     LOCATED ("group"),
     LOCATED ("admin_socket"),
     LOCATED ("admin_group"),
+    LOCATED ("stats_listen"),
     CFG_SEC ("frontend", frontend_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
     CFG_END ()
   };
@@ -789,6 +823,17 @@ config_confuse_load (const gchar *path, GPtrArray *errors)
                   &config->admin_socket_line);
       get_string (cfg, "admin_group", &config->admin_group, &config->admin_group_file,
                   &config->admin_group_line);
+      {
+        Located *stats = get_located (cfg, "stats_listen");
+
+        if (stats != NULL)
+          {
+            MbSourceLine at = locate (stats->line);
+
+            config->stats = frontend_config_new ("stats_listen", at.file, at.line);
+            config->stats->bind_on = g_strdup (stats->text);
+          }
+      }
       for (guint i = 0; i < cfg_size (cfg, "frontend"); i++)
         read_frontend (config, cfg_getnsec (cfg, "frontend", i), errors);
     }

@@ -111,6 +111,9 @@ typedef struct {
   const gchar *admin_socket_file, *admin_group_file;
   gint admin_socket_line, admin_group_line;
   gid_t admin_gid;         /* resolved at load when admin_group is set */
+  MbFrontendConfig *stats; /* stats_listen, as a frontend without backends
+                            * (title "stats_listen"): its bind_on and
+                            * addresses; NULL: no HTTP statistics */
   GPtrArray *frontends;    /* MbFrontendConfig, in file order */
 } MbConfig;
 

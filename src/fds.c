@@ -20,7 +20,7 @@ static guint base;
 
 /* Atomic. */
 static gint in_use;             /* base + every counted use */
-static gint sessions, checks, pipes;
+static gint sessions, checks, pipes, clients;
 static gint max_sessions = MB_DEFAULT_MAX_CONNECTIONS;
 
 void
@@ -35,6 +35,7 @@ mb_fds_init (guint64 new_limit, guint new_max_sessions)
   g_atomic_int_set (&in_use, 0);
   g_atomic_int_set (&sessions, 0);
   g_atomic_int_set (&checks, 0);
+  g_atomic_int_set (&clients, 0);
   g_atomic_int_set (&pipes, 0);
   mb_fds_set_max_sessions (new_max_sessions);
 }
@@ -147,6 +148,22 @@ mb_fds_check_give (void)
   give (1);
 }
 
+gboolean
+mb_fds_client_take (void)
+{
+  if (!take (1, 0))
+    return FALSE;
+  g_atomic_int_inc (&clients);
+  return TRUE;
+}
+
+void
+mb_fds_client_give (void)
+{
+  g_atomic_int_add (&clients, -1);
+  give (1);
+}
+
 /* Descriptors a new pipe must leave free: room for the sessions still to
  * come, up to a burst of MB_FDS_HEADROOM. */
 static gint64
@@ -194,6 +211,7 @@ mb_fds_get_figures (MbFdsFigures *figures)
   figures->in_use = (guint) MAX (g_atomic_int_get (&in_use), 0);
   figures->sessions = (guint) MAX (g_atomic_int_get (&sessions), 0);
   figures->checks = (guint) MAX (g_atomic_int_get (&checks), 0);
+  figures->clients = (guint) MAX (g_atomic_int_get (&clients), 0);
   figures->pipes = (guint) MAX (g_atomic_int_get (&pipes), 0);
   figures->max_sessions = (guint) g_atomic_int_get (&max_sessions);
   figures->room = (guint) MAX (room, 0);

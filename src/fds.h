@@ -14,8 +14,9 @@
  *  - counted uses: a session takes 2 (client and backend socket) when its
  *    client is accepted and gives them back when it ends (it closes one
  *    backend socket before it opens the next, so 2 cover every failover);
- *    a health check takes 1 while its socket is open; a pipe takes 2 while
- *    it is open, in use or pooled.
+ *    a health check takes 1 while its socket is open; a control-socket or
+ *    HTTP client 1 while connected; a pipe takes 2 while it is open, in use
+ *    or pooled.
  *
  * Invariant: base + counted uses <= limit - reserve.  A take that would
  * break it fails and opens nothing: the accept loop then leaves the client
@@ -51,6 +52,7 @@ typedef struct {
   guint in_use;         /* base + what is counted now */
   guint sessions;       /* sessions holding their 2 */
   guint checks;         /* health checks with a socket open */
+  guint clients;        /* control-socket and HTTP clients */
   guint pipes;          /* pipes open: in use and pooled (mb_pipes_pooled) */
   guint max_sessions;   /* max_connections */
   guint room;           /* sessions that fit besides the base (max 0) */
@@ -76,6 +78,9 @@ gboolean mb_fds_session_take (void);
 void mb_fds_session_give (void);
 gboolean mb_fds_check_take (void);
 void mb_fds_check_give (void);
+/* A control-socket or HTTP statistics client: 1 while connected. */
+gboolean mb_fds_client_take (void);
+void mb_fds_client_give (void);
 gboolean mb_fds_pipe_take (void);
 void mb_fds_pipe_give (void);
 /* Whether the pipe rule lets any pipe be made, even with no session live:

@@ -19,6 +19,7 @@
 #include "daemon.h"
 #include "fds.h"
 #include "frontend.h"
+#include "http.h"
 #include "log.h"
 #include "notify.h"
 #include "pipes.h"
@@ -32,6 +33,8 @@
 typedef struct {
   MbDaemon *runtime;
   MbAdmin *admin;           /* the control socket, or NULL */
+  MbHttp *http;             /* statistics over HTTP, or NULL */
+  guint sampler;            /* the frontends' history, once a second, with http */
   GMainLoop *loop;
   gboolean stopping;
   guint drain_timer;
@@ -104,6 +107,19 @@ on_stop_signal (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+/* One sample of every frontend's counters, for the status page's charts. */
+static gboolean
+on_sample (gpointer data)
+{
+  Daemon *daemon = data;
+  GPtrArray *frontends = mb_daemon_get_frontends (daemon->runtime);
+  gint64 now = g_get_real_time ();
+
+  for (guint i = 0; i < frontends->len; i++)
+    mb_frontend_sample (frontends->pdata[i], now);
+  return G_SOURCE_CONTINUE;
+}
+
 static gboolean
 on_hangup (gpointer data)
 {
@@ -139,6 +155,12 @@ run (Daemon *daemon, MbConfig *config)
       return 1;
     }
   if (!mb_daemon_bind (daemon->runtime, inherited, &error))
+    {
+      g_critical ("%s", error->message);
+      return 1;
+    }
+  /* The statistics' sockets as the frontends': before privileges go. */
+  if (config->stats != NULL && (daemon->http = mb_http_new (daemon->runtime, config->stats, &error)) == NULL)
     {
       g_critical ("%s", error->message);
       return 1;
@@ -186,6 +208,16 @@ run (Daemon *daemon, MbConfig *config)
           "more sessions", budget, MB_FDS_HEADROOM);
 
   mb_daemon_start (daemon->runtime);
+  if (daemon->http != NULL)
+    {
+      if (!mb_http_start (daemon->http, &error))
+        {
+          g_critical ("cannot start the statistics thread: %s", error->message);
+          return 1;
+        }
+      daemon->sampler = g_timeout_add_seconds (1, on_sample, daemon);
+      on_sample (daemon);
+    }
   summary = mb_frontend_summary ();
   status = g_strdup_printf ("serving %u frontend%s with %u worker%s; %s", config->frontends->len,
                             config->frontends->len == 1 ? "" : "s", mb_workers_count (),
@@ -197,6 +229,8 @@ run (Daemon *daemon, MbConfig *config)
 
   /* The listeners are closed: no session is handed over any more. */
   g_clear_pointer (&daemon->admin, mb_admin_free);
+  g_clear_pointer (&daemon->http, mb_http_free);
+  g_clear_handle_id (&daemon->sampler, g_source_remove);
   mb_daemon_close (daemon->runtime);
   mb_session_close_all ();
   mb_workers_stop ();
@@ -282,6 +316,7 @@ main (int argc, char **argv)
   daemon.runtime = mb_daemon_new (config, (guint) verbosity);
   status = run (&daemon, config);
   g_clear_pointer (&daemon.admin, mb_admin_free);
+  g_clear_pointer (&daemon.http, mb_http_free);
   g_clear_pointer (&daemon.runtime, mb_daemon_free);
   mb_log_shutdown ();
   return status;

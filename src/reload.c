@@ -240,7 +240,7 @@ plan_displacements (MbReloadPlan *plan, const MbConfig *old_config)
 }
 
 /* The global options that a running daemon cannot change; user and group
- * as text, as written.  A new one (DESIGN.md: stats_listen): add it here.  log_level, shutdown_timeout and max_connections apply at
+ * as text, as written.  A new one: add it here.  log_level, shutdown_timeout and max_connections apply at
  * once and need no plan. */
 static void
 plan_restart (MbReloadPlan *plan, const MbConfig *old_config, const MbConfig *new_config)
@@ -253,6 +253,9 @@ plan_restart (MbReloadPlan *plan, const MbConfig *old_config, const MbConfig *ne
     g_ptr_array_add (plan->restart_needed, g_strdup ("group"));
   if (g_strcmp0 (old_config->admin_socket, new_config->admin_socket) != 0)
     g_ptr_array_add (plan->restart_needed, g_strdup ("admin_socket"));
+  if (g_strcmp0 (old_config->stats ? old_config->stats->bind_on : NULL,
+                 new_config->stats ? new_config->stats->bind_on : NULL) != 0)
+    g_ptr_array_add (plan->restart_needed, g_strdup ("stats_listen"));
 }
 
 /* ---- the plan ---------------------------------------------------------- */

@@ -27,8 +27,8 @@
  *   the new bind, and binds them again if it fails.  Overlap is config's
  *   own rule, mb_frontend_config_overlaps() (config.h).
  * - Global options: log_level, shutdown_timeout, max_connections and
- *   admin_group apply at once; workers, user, group and admin_socket need a
- *   restart: each one that changed is named in `restart_needed` and keeps
+ *   admin_group apply at once; workers, user, group, admin_socket and
+ *   stats_listen need a restart: each one that changed is named in `restart_needed` and keeps
  *   its running value.
  */
 #pragma once
@@ -80,7 +80,8 @@ typedef struct {
   MbReloadCounts backend_counts;  /* over every frontend; the backends of an
                                    * added or removed frontend count as
                                    * added or removed */
-  GPtrArray *restart_needed; /* gchar *: "workers", "user", "group", "admin_socket": changed,
+  GPtrArray *restart_needed; /* gchar *: "workers", "user", "group", "admin_socket",
+                              * "stats_listen": changed,
                               * need a restart, keep their running values */
 } MbReloadPlan;
 
