@@ -292,8 +292,11 @@ class Fds(harness.TestCase):
                                 f"daemon used {used:.2f} s of CPU in {WINDOW} s with clients waiting")
                 self.assertTrue(settled(), "the daemon accepted while the budget was full")
                 self.assertGreaterEqual(held, 4 * STREAMS, "the streams held no pipes (splice path)")
-                self.assertGreaterEqual(pipes_open(mb, baseline), 4 * STREAMS,
-                                        "the streams' pipes went away while their bytes waited")
+                # Not asserted: that they still hold them.  A pump whose pipe
+                # empties gives it back to the pool, which the daemon closes
+                # once quiet (trim.c), and the full budget may then make it
+                # copy instead: no byte is lost either way, as the intact
+                # streams below show.
 
                 # The streams finish, intact; the clients leave; those waiting
                 # are served in turn.
