@@ -13,6 +13,8 @@ assert on sockets.  This module provides:
   * Admin: a client of the control socket (admin_socket), one command per
     line and one JSON answer per line, bounded; TestCase.admin_socket_path()
     gives a path short enough for a unix socket address,
+  * spawn() and stop_process(): helper programs a test runs beside the daemon
+    (a Prometheus server), killed at exit whatever happens,
   * a TestCase base class wiring all of it to unittest cleanups, and a test
     runner mapping skipped tests to exit status 77 (automake SKIP).
 
@@ -158,6 +160,35 @@ def make_temp_dir():
 def remove_temp_dir(d):
     shutil.rmtree(d, True)
     _temp_dirs.discard(d)
+
+
+def spawn(argv, log_path, cwd=None, env=None):
+    """Start a helper program (not the daemon under test: a Prometheus server,
+    say) with stdout and stderr appended to LOG_PATH.  It is killed at
+    interpreter exit if no cleanup has stopped it first (stop_process)."""
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, cwd=cwd, env=env, close_fds=True)
+    _live_processes.add(proc)
+    return proc
+
+
+def stop_process(proc, timeout=EXIT_TIMEOUT):
+    """Stop a process started with spawn(): SIGTERM, at most TIMEOUT seconds
+    for it to exit, then SIGKILL; reaped either way.  Returns its exit status
+    (None if even SIGKILL did not end it within 5 s)."""
+    if proc.poll() is None:
+        try:
+            proc.terminate()
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+    _live_processes.discard(proc)
+    return proc.returncode
 
 
 def _terminate_handler(signum, frame):
