@@ -256,6 +256,29 @@ on_request (SoupServer *server, SoupServerMessage *message, const char *path, GH
   g_main_context_invoke_full (NULL, G_PRIORITY_DEFAULT, take_snapshot, request, request_done);
 }
 
+/* Answers MESSAGE with STATUS and closes its connection at once: libsoup
+ * would otherwise read the request's body first (all 100 MiB of it). */
+static void
+refuse (SoupServerMessage *message, guint status, const gchar *extra_header, const gchar *text)
+{
+  g_autoptr(GIOStream) stream = soup_server_message_steal_connection (message);
+  g_autofree gchar *answer = g_strdup_printf ("HTTP/1.1 %u %s\r\nConnection: close\r\nCache-Control: no-store\r\n"
+                                              "%sContent-Type: text/plain; charset=utf-8\r\n"
+                                              "Content-Length: %zu\r\n\r\n%s",
+                                              status, soup_status_get_phrase (status),
+                                              extra_header ? extra_header : "", strlen (text), text);
+  GOutputStream *out;
+
+  if (stream == NULL)
+    return;
+  out = g_io_stream_get_output_stream (stream);
+  /* Best effort: a fresh connection's buffer takes a short answer. */
+  if (G_IS_POLLABLE_OUTPUT_STREAM (out))
+    g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (out), answer, strlen (answer),
+                                                NULL, NULL);
+  g_io_stream_close (stream, NULL, NULL);
+}
+
 /* Before the body is read: only GET and HEAD, and no body at all. */
 static void
 on_headers (SoupServer *server, SoupServerMessage *message, const char *path, GHashTable *query,
@@ -263,26 +286,13 @@ on_headers (SoupServer *server, SoupServerMessage *message, const char *path, GH
 {
   const gchar *method = soup_server_message_get_method (message);
   SoupMessageHeaders *request = soup_server_message_get_request_headers (message);
-  SoupMessageHeaders *response = soup_server_message_get_response_headers (message);
-  const gchar *text;
+  SoupEncoding encoding = soup_message_headers_get_encoding (request);
 
   if (strcmp (method, "GET") != 0 && strcmp (method, "HEAD") != 0)
-    {
-      soup_message_headers_replace (response, "Allow", "GET, HEAD");
-      soup_message_headers_replace (response, "Connection", "close");
-      text = "method not allowed\n";
-      set_text (message, SOUP_STATUS_METHOD_NOT_ALLOWED, "text/plain; charset=utf-8", g_strdup (text),
-                strlen (text));
-      return;
-    }
-  if (soup_message_headers_get_content_length (request) > 0
-      || soup_message_headers_get_encoding (request) == SOUP_ENCODING_CHUNKED)
-    {
-      soup_message_headers_replace (response, "Connection", "close");
-      text = "a request with a body is not accepted here\n";
-      set_text (message, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "text/plain; charset=utf-8",
-                g_strdup (text), strlen (text));
-    }
+    refuse (message, SOUP_STATUS_METHOD_NOT_ALLOWED, "Allow: GET, HEAD\r\n", "method not allowed\n");
+  else if (!(encoding == SOUP_ENCODING_NONE
+             || (encoding == SOUP_ENCODING_CONTENT_LENGTH && soup_message_headers_get_content_length (request) == 0)))
+    refuse (message, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, NULL, "a request with a body is not accepted here\n");
 }
 
 /* ---- connections --------------------------------------------------------- */
