@@ -14,6 +14,7 @@
 #include "metrics.h"
 #include "report.h"
 #include "snapshot.h"
+#include "status-resource.h"
 
 #define MAX_CONNECTIONS 64
 #define CONNECTION_MS (30 * 1000)
@@ -209,7 +210,10 @@ take_snapshot (gpointer data)
 static void
 serve_page (SoupServerMessage *message)
 {
-  g_autoptr(GBytes) page = g_resources_lookup_data (STATUS_PAGE, G_RESOURCE_LOOKUP_FLAGS_NONE, NULL);
+  /* From the resource itself: looking it up by name only would leave it
+   * out of the binary (nothing else refers to it in the static library). */
+  g_autoptr(GBytes) page = g_resource_lookup_data (mb_status_get_resource (), STATUS_PAGE,
+                                                   G_RESOURCE_LOOKUP_FLAGS_NONE, NULL);
   gsize length;
   const gchar *data;
 
