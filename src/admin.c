@@ -59,30 +59,6 @@ static void client_update (Client *client);
 
 /* ---- answers ------------------------------------------------------------ */
 
-static void
-add_string (JsonBuilder *builder, const gchar *name, const gchar *value)
-{
-  json_builder_set_member_name (builder, name);
-  if (value != NULL)
-    json_builder_add_string_value (builder, value);
-  else
-    json_builder_add_null_value (builder);
-}
-
-static void
-add_int (JsonBuilder *builder, const gchar *name, gint64 value)
-{
-  json_builder_set_member_name (builder, name);
-  json_builder_add_int_value (builder, value);
-}
-
-static void
-add_bool (JsonBuilder *builder, const gchar *name, gboolean value)
-{
-  json_builder_set_member_name (builder, name);
-  json_builder_add_boolean_value (builder, value);
-}
-
 /* A builder with {"ok": OK, ... open for more members. */
 static JsonBuilder *
 answer_begin (gboolean ok)
@@ -90,7 +66,7 @@ answer_begin (gboolean ok)
   JsonBuilder *builder = json_builder_new ();
 
   json_builder_begin_object (builder);
-  add_bool (builder, "ok", ok);
+  mb_report_add_bool (builder, "ok", ok);
   return builder;
 }
 
@@ -114,7 +90,7 @@ send_error (Client *client, const gchar *message)
 {
   g_autoptr(JsonBuilder) builder = answer_begin (FALSE);
 
-  add_string (builder, "error", message);
+  mb_report_add_string (builder, "error", message);
   send_answer (client, builder);
 }
 
@@ -165,21 +141,21 @@ show_info (Client *client)
   MbFdsFigures fds;
 
   mb_daemon_get_start (admin->daemon, &started_real, &started_monotonic);
-  add_string (builder, "version", PACKAGE_VERSION);
-  add_int (builder, "pid", getpid ());
-  add_int (builder, "uptime_s", (g_get_monotonic_time () - started_monotonic) / G_USEC_PER_SEC);
-  add_string (builder, "config_file", mb_daemon_get_config (admin->daemon)->path);
-  add_int (builder, "workers", mb_workers_count ());
-  add_int (builder, "sessions", mb_session_count ());
-  add_int (builder, "reloads", mb_daemon_reload_count (admin->daemon, NULL, NULL));
+  mb_report_add_string (builder, "version", PACKAGE_VERSION);
+  mb_report_add_int (builder, "pid", getpid ());
+  mb_report_add_int (builder, "uptime_s", (g_get_monotonic_time () - started_monotonic) / G_USEC_PER_SEC);
+  mb_report_add_string (builder, "config_file", mb_daemon_get_config (admin->daemon)->path);
+  mb_report_add_int (builder, "workers", mb_workers_count ());
+  mb_report_add_int (builder, "sessions", mb_session_count ());
+  mb_report_add_int (builder, "reloads", mb_daemon_reload_count (admin->daemon, NULL, NULL));
   json_builder_set_member_name (builder, "last_reload");
   if (mb_daemon_last_reload (admin->daemon, &ok, &at, &errors))
     {
       g_autofree gchar *when = mb_report_time (at);
 
       json_builder_begin_object (builder);
-      add_bool (builder, "ok", ok);
-      add_string (builder, "at", when);
+      mb_report_add_bool (builder, "ok", ok);
+      mb_report_add_string (builder, "at", when);
       json_builder_set_member_name (builder, "errors");
       json_builder_begin_array (builder);
       for (guint i = 0; i < errors->len; i++)
@@ -192,15 +168,15 @@ show_info (Client *client)
   mb_fds_get_figures (&fds);
   json_builder_set_member_name (builder, "descriptors");
   json_builder_begin_object (builder);
-  add_int (builder, "limit", fds.limit == G_MAXUINT64 ? -1 : (gint64) fds.limit);
-  add_int (builder, "in_use", fds.in_use);
-  add_int (builder, "reserve", fds.reserve);
-  add_int (builder, "held_at_start", fds.base);
-  add_int (builder, "sessions", fds.sessions);
-  add_int (builder, "pipes", fds.pipes);
-  add_int (builder, "pipes_pooled", mb_pipes_pooled ());
+  mb_report_add_int (builder, "limit", fds.limit == G_MAXUINT64 ? -1 : (gint64) fds.limit);
+  mb_report_add_int (builder, "in_use", fds.in_use);
+  mb_report_add_int (builder, "reserve", fds.reserve);
+  mb_report_add_int (builder, "held_at_start", fds.base);
+  mb_report_add_int (builder, "sessions", fds.sessions);
+  mb_report_add_int (builder, "pipes", fds.pipes);
+  mb_report_add_int (builder, "pipes_pooled", mb_pipes_pooled ());
   json_builder_end_object (builder);
-  add_string (builder, "relay", mb_pipes_enabled () && mb_fds_pipes_possible () ? "splice" : "copy");
+  mb_report_add_string (builder, "relay", mb_pipes_enabled () && mb_fds_pipes_possible () ? "splice" : "copy");
   send_answer (client, builder);
 }
 
@@ -253,8 +229,8 @@ action_begin (MbBackend *backend)
 {
   JsonBuilder *builder = answer_begin (TRUE);
 
-  add_string (builder, "frontend", backend->frontend_title);
-  add_string (builder, "backend", backend->title);
+  mb_report_add_string (builder, "frontend", backend->frontend_title);
+  mb_report_add_string (builder, "backend", backend->title);
   return builder;
 }
 
@@ -268,7 +244,7 @@ set_admin (Client *client, const MbAdminCommand *command, MbBackendAdmin state)
     return;
   mb_backend_set_admin (backend, state);
   builder = action_begin (backend);
-  add_string (builder, "state", mb_backend_state_name (backend));
+  mb_report_add_string (builder, "state", mb_backend_state_name (backend));
   send_answer (client, builder);
 }
 
@@ -282,7 +258,7 @@ set_weight (Client *client, const MbAdminCommand *command)
     return;
   mb_backend_set_weight (backend, command->weight);
   builder = action_begin (backend);
-  add_int (builder, "weight", backend->weight);
+  mb_report_add_int (builder, "weight", backend->weight);
   send_answer (client, builder);
 }
 
@@ -314,7 +290,7 @@ on_sessions_closed (guint closed, gpointer data)
   Shutdown *shutdown = data;
   g_autoptr(JsonBuilder) builder = action_begin (shutdown->backend);
 
-  add_int (builder, "closed", closed);
+  mb_report_add_int (builder, "closed", closed);
   finish_async (shutdown->client, builder);
   mb_backend_unref (shutdown->backend);
   g_free (shutdown);
@@ -350,7 +326,7 @@ on_reloaded (gboolean ok, GPtrArray *errors, gpointer data)
       g_autofree gchar *error = g_strdup_printf ("reload failed: %u error%s", errors->len,
                                                  errors->len == 1 ? "" : "s");
 
-      add_string (builder, "error", error);
+      mb_report_add_string (builder, "error", error);
     }
   json_builder_set_member_name (builder, "errors");
   json_builder_begin_array (builder);
@@ -633,7 +609,7 @@ refuse (int fd, const gchar *message)
   g_autofree gchar *text = NULL;
   g_autofree gchar *line = NULL;
 
-  add_string (builder, "error", message);
+  mb_report_add_string (builder, "error", message);
   json_builder_end_object (builder);
   root = json_builder_get_root (builder);
   json_generator_set_root (generator, root);

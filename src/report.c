@@ -13,8 +13,8 @@ mb_report_time (gint64 real_us)
   return g_date_time_format (time, "%Y-%m-%dT%H:%M:%SZ");
 }
 
-static void
-add_string (JsonBuilder *builder, const gchar *name, const gchar *value)
+void
+mb_report_add_string (JsonBuilder *builder, const gchar *name, const gchar *value)
 {
   json_builder_set_member_name (builder, name);
   if (value != NULL)
@@ -23,15 +23,15 @@ add_string (JsonBuilder *builder, const gchar *name, const gchar *value)
     json_builder_add_null_value (builder);
 }
 
-static void
-add_int (JsonBuilder *builder, const gchar *name, gint64 value)
+void
+mb_report_add_int (JsonBuilder *builder, const gchar *name, gint64 value)
 {
   json_builder_set_member_name (builder, name);
   json_builder_add_int_value (builder, value);
 }
 
-static void
-add_bool (JsonBuilder *builder, const gchar *name, gboolean value)
+void
+mb_report_add_bool (JsonBuilder *builder, const gchar *name, gboolean value)
 {
   json_builder_set_member_name (builder, name);
   json_builder_add_boolean_value (builder, value);
@@ -47,15 +47,15 @@ mb_report_frontends (JsonBuilder *builder, const MbSnapshot *snapshot)
       const MbFrontendSnapshot *f = snapshot->frontends->pdata[i];
 
       json_builder_begin_object (builder);
-      add_string (builder, "title", f->title);
-      add_string (builder, "bind_on", f->bind_on);
-      add_string (builder, "balance", f->balance);
-      add_string (builder, "state", f->state);
-      add_int (builder, "sessions", f->sessions);
-      add_int (builder, "connections", (gint64) f->connections);
-      add_int (builder, "failed", (gint64) f->failed);
-      add_int (builder, "bytes_received", (gint64) f->bytes_received);
-      add_int (builder, "bytes_sent", (gint64) f->bytes_sent);
+      mb_report_add_string (builder, "title", f->title);
+      mb_report_add_string (builder, "bind_on", f->bind_on);
+      mb_report_add_string (builder, "balance", f->balance);
+      mb_report_add_string (builder, "state", f->state);
+      mb_report_add_int (builder, "sessions", f->sessions);
+      mb_report_add_int (builder, "connections", (gint64) f->connections);
+      mb_report_add_int (builder, "failed", (gint64) f->failed);
+      mb_report_add_int (builder, "bytes_received", (gint64) f->bytes_received);
+      mb_report_add_int (builder, "bytes_sent", (gint64) f->bytes_sent);
       json_builder_end_object (builder);
     }
   json_builder_end_array (builder);
@@ -73,28 +73,28 @@ mb_report_backends (JsonBuilder *builder, const MbSnapshot *snapshot, const gcha
       if (frontend != NULL && strcmp (frontend, b->frontend) != 0)
         continue;
       json_builder_begin_object (builder);
-      add_string (builder, "frontend", b->frontend);
-      add_string (builder, "title", b->title);
-      add_string (builder, "address", b->address);
-      add_string (builder, "forward_to", b->forward_to);
-      add_string (builder, "state", b->state);
-      add_string (builder, "why", b->why);
-      add_int (builder, "weight", b->weight);
-      add_bool (builder, "backup", b->backup);
-      add_int (builder, "sessions", b->sessions);
-      add_int (builder, "connections", (gint64) b->connections);
-      add_int (builder, "connect_failures", (gint64) b->connect_failures);
-      add_int (builder, "bytes_sent", (gint64) b->bytes_sent);
-      add_int (builder, "bytes_received", (gint64) b->bytes_received);
+      mb_report_add_string (builder, "frontend", b->frontend);
+      mb_report_add_string (builder, "title", b->title);
+      mb_report_add_string (builder, "address", b->address);
+      mb_report_add_string (builder, "forward_to", b->forward_to);
+      mb_report_add_string (builder, "state", b->state);
+      mb_report_add_string (builder, "why", b->why);
+      mb_report_add_int (builder, "weight", b->weight);
+      mb_report_add_bool (builder, "backup", b->backup);
+      mb_report_add_int (builder, "sessions", b->sessions);
+      mb_report_add_int (builder, "connections", (gint64) b->connections);
+      mb_report_add_int (builder, "connect_failures", (gint64) b->connect_failures);
+      mb_report_add_int (builder, "bytes_sent", (gint64) b->bytes_sent);
+      mb_report_add_int (builder, "bytes_received", (gint64) b->bytes_received);
       json_builder_set_member_name (builder, "last_check");
       if (b->last_check_at != 0)
         {
           g_autofree gchar *when = mb_report_time (b->last_check_at);
 
           json_builder_begin_object (builder);
-          add_string (builder, "at", when);
-          add_bool (builder, "ok", b->last_check_ok);
-          add_string (builder, "detail", b->last_check_detail);
+          mb_report_add_string (builder, "at", when);
+          mb_report_add_bool (builder, "ok", b->last_check_ok);
+          mb_report_add_string (builder, "detail", b->last_check_detail);
           json_builder_end_object (builder);
         }
       else

@@ -13,6 +13,12 @@
 
 G_BEGIN_DECLS
 
+/* A member NAME of the object BUILDER is in: a string (null when VALUE is
+ * NULL), an integer, a boolean. */
+void mb_report_add_string (JsonBuilder *builder, const gchar *name, const gchar *value);
+void mb_report_add_int (JsonBuilder *builder, const gchar *name, gint64 value);
+void mb_report_add_bool (JsonBuilder *builder, const gchar *name, gboolean value);
+
 /* "2026-11-28T06:45:17Z" for a real time in microseconds; newly allocated. */
 gchar *mb_report_time (gint64 real_us);
 

@@ -619,13 +619,24 @@ class HangingBackend:
 # Configuration text
 
 def frontend(title, bind, backends, **options):
-    """A libconfuse frontend section.  backends: [(title, address)]; options are
-    written verbatim (connect_timeout="500ms")."""
+    """A libconfuse frontend section.  backends: [(title, address)] or
+    [(title, address, "more backend options")]; options are written verbatim
+    (connect_timeout="500ms")."""
     lines = [f"frontend {title} {{", f'  bind_on = "{bind}"']
     lines += [f"  {k} = {v}" for k, v in options.items()]
-    lines += [f'  backend {t} {{ forward_to = "{a}" }}' for t, a in backends]
+    for t, a, *more in backends:
+        extra = f" {more[0]}" if more and more[0] else ""
+        lines.append(f'  backend {t} {{ forward_to = "{a}"{extra} }}')
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def line_of(text, needle):
+    """1-based number of the first line of TEXT holding NEEDLE."""
+    for number, line in enumerate(text.splitlines(), 1):
+        if needle in line:
+            return number
+    raise ValueError(f"{needle!r} not in the test configuration")
 
 
 def config(*frontends, **options):

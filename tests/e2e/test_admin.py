@@ -66,23 +66,6 @@ BACKEND_MEMBERS = {"frontend": str, "title": str, "address": str, "forward_to": 
 CHECK_MEMBERS = {"at": str, "ok": bool, "detail": (str, None)}
 
 
-def section(title, bind, backends, **options):
-    """A frontend section.  backends: [(title, address)] or [(title, address,
-    "more options")]; options are written verbatim."""
-    lines = [f"frontend {title} {{", f'  bind_on = "{bind}"']
-    lines += [f"  {k} = {v}" for k, v in options.items()]
-    for t, a, *more in backends:
-        extra = f" {more[0]}" if more and more[0] else ""
-        lines.append(f'  backend {t} {{ forward_to = "{a}"{extra} }}')
-    lines.append("}")
-    return "\n".join(lines) + "\n"
-
-
-def line_of(text, needle):
-    for number, line in enumerate(text.splitlines(), 1):
-        if needle in line:
-            return number
-    raise ValueError(f"{needle!r} not in the test configuration")
 
 
 def json_type_ok(value, kind):
@@ -292,7 +275,7 @@ class AdminCase(harness.TestCase):
 
     def web(self, **options):
         """The frontend section "web" of self.front and self.bk."""
-        return section("web", self.front, [(n, b.addr) for n, b in self.bk.items()], **options)
+        return harness.frontend("web", self.front, [(n, b.addr) for n, b in self.bk.items()], **options)
 
     # -- clients and sessions
 
@@ -435,8 +418,8 @@ class Show(AdminCase):
         a, x = self.ident_backend("a"), self.ident_backend("x")
         front, other = harness.free_addr(), harness.free_addr()
         self.front = front
-        self.start([section("web", front, [("a", a.addr)], max_connections=2),
-                    section("other", other, [("x", x.addr)], balance="least-connections")])
+        self.start([harness.frontend("web", front, [("a", a.addr)], max_connections=2),
+                    harness.frontend("other", other, [("x", x.addr)], balance="least-connections")])
         self.assertEqual(self.whos(4), ["a"] * 4)
         s1, _ = self.hold(front)
         web = self.poll_frontend("web", {"connections": 5, "sessions": 1, "state": "listening"})
@@ -473,10 +456,10 @@ class Show(AdminCase):
         bk = {n: self.ident_backend(n) for n in "abcdx"}
         self.bk = bk
         self.front, other = harness.free_addr(), harness.free_addr()
-        self.start([section("web", self.front, [("a", bk["a"].addr), ("b", bk["b"].addr),
+        self.start([harness.frontend("web", self.front, [("a", bk["a"].addr), ("b", bk["b"].addr),
                                                  ("c", bk["c"].addr, "weight = 1"),
                                                  ("d", bk["d"].addr, "backup = true weight = 5")]),
-                    section("other", other, [("x", bk["x"].addr)])])
+                    harness.frontend("other", other, [("x", bk["x"].addr)])])
         self.assertEqual(self.whos(6), list("abcabc"))
         held = [self.hold(self.front) for _ in range(3)]
         self.assertEqual([n for _, n in held], list("abc"))
@@ -510,7 +493,7 @@ class Show(AdminCase):
         still open (within 1 s), then the sum with a finished one."""
         backend = self.controlled_backend()
         self.front = harness.free_addr()
-        self.start([section("web", self.front, [("app", backend.addr)])])
+        self.start([harness.frontend("web", self.front, [("app", backend.addr)])])
         up, down = os.urandom(10000), os.urandom(30000)
         c, b = self.established(self.front, backend)          # 4 bytes each way
         harness.send_all(c, up)
@@ -549,7 +532,7 @@ class Show(AdminCase):
         a.close()
         self.bk = {"b": b}
         self.front = harness.free_addr()
-        self.start([section("web", self.front, [("a", a.addr), ("b", b.addr)])])
+        self.start([harness.frontend("web", self.front, [("a", a.addr), ("b", b.addr)])])
         self.assertEqual(self.whos(6), ["b"] * 6)
         self.poll_backends({"a": {"connect_failures": 3, "connections": 0, "sessions": 0,
                                   "state": "up"},
@@ -660,7 +643,7 @@ class Actions(AdminCase):
         b.close()
         self.bk = {"a": a}
         self.front = harness.free_addr()
-        self.start([section("web", self.front, [("a", a.addr), ("b", b.addr)])])
+        self.start([harness.frontend("web", self.front, [("a", a.addr), ("b", b.addr)])])
         self.assertEqual(self.who(self.front), "a")
         for action, state in (("disable", "maint"), ("drain", "drain")):
             self.action(f"{action} web/a", state=state)
@@ -743,7 +726,7 @@ class Reloads(AdminCase):
         self.assertIsInstance(errors, list, answer)
         path = self.mb.config_path
         for needle, word in (("connect_timeout = 5x", "connect_timeout"), ("weight = 0", "weight")):
-            tag = f"{path}:{line_of(bad, needle)}:"
+            tag = f"{path}:{harness.line_of(bad, needle)}:"
             self.assertTrue(any(isinstance(e, str) and e.startswith(tag) and word in e for e in errors),
                             f"no error '{tag} ... {word} ...' in {errors}")
         self.assertEqual(len(errors), 2, errors)
@@ -774,7 +757,7 @@ class Reloads(AdminCase):
         def text(names, c_weight=None):
             backends = [(n, bk[n].addr, f"weight = {c_weight}" if n == "c" and c_weight else "")
                         for n in names]
-            return harness.config(section("web", self.front, backends),
+            return harness.config(harness.frontend("web", self.front, backends),
                                   admin_socket=f'"{self.path}"')
         self.path = self.admin_socket_path()
         self.mb = self.daemon(text("abc"))
@@ -1130,7 +1113,7 @@ class SocketFile(AdminCase):
         os.chmod(path, 0o600)
         self.bk = {"a": self.ident_backend("a")}
         self.front = harness.free_addr()
-        self.start([section("web", self.front, [("a", self.bk["a"].addr)])], path=path)
+        self.start([harness.frontend("web", self.front, [("a", self.bk["a"].addr)])], path=path)
         self.assertEqual(self.ctl.ok("help")["commands"], HELP)
         st = os.stat(path)
         self.assertEqual(oct(stat.S_IMODE(st.st_mode)), oct(0o660), "the stale file is still there")
@@ -1168,7 +1151,7 @@ class SocketFile(AdminCase):
         self.addCleanup(answering.join, 2)
 
         a = self.ident_backend("a")
-        text = harness.config(section("web", harness.free_addr(), [("a", a.addr)]),
+        text = harness.config(harness.frontend("web", harness.free_addr(), [("a", a.addr)]),
                               admin_socket=f'"{path}"')
         mb = harness.Daemon(self, text).launch()
         deadline = time.monotonic() + harness.READY_TIMEOUT

@@ -36,24 +36,6 @@ STREAM_TIMEOUT = 60.0 * SLOW
 PREFIX = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} "     # a log line's time stamp
 
 
-def frontend(title, bind, backends, **options):
-    """A libconfuse frontend section.  backends: [(title, address)] or
-    [(title, address, "more options")]; options are written verbatim."""
-    lines = [f"frontend {title} {{", f'  bind_on = "{bind}"']
-    lines += [f"  {k} = {v}" for k, v in options.items()]
-    for t, a, *more in backends:
-        extra = f" {more[0]}" if more and more[0] else ""
-        lines.append(f'  backend {t} {{ forward_to = "{a}"{extra} }}')
-    lines.append("}")
-    return "\n".join(lines) + "\n"
-
-
-def line_of(text, needle):
-    """1-based number of the first line of TEXT holding NEEDLE."""
-    for number, line in enumerate(text.splitlines(), 1):
-        if needle in line:
-            return number
-    raise ValueError(f"{needle!r} not in the test configuration")
 
 
 def reloaded_re(path):
@@ -321,8 +303,8 @@ class Reload(harness.TestCase):
         configuration in force then."""
         a, b, c = (self.storm_backend(n) for n in "abc")
         front = harness.free_addr()
-        confs = {"A": harness.config(frontend("web", front, [("a", a.addr), ("b", b.addr)])),
-                 "B": harness.config(frontend("web", front, [("b", b.addr, "weight = 2"),
+        confs = {"A": harness.config(harness.frontend("web", front, [("a", a.addr), ("b", b.addr)])),
+                 "B": harness.config(harness.frontend("web", front, [("b", b.addr, "weight = 2"),
                                                              ("c", c.addr)]))}
         names = {"A": {"a", "b"}, "B": {"b", "c"}}
         mb = harness.Daemon(self, confs["A"], args=()).start()
@@ -393,9 +375,9 @@ class Reload(harness.TestCase):
                 backends = [("spare", spare.addr)]
                 if stage < 2:
                     backends.insert(0, ("sink", sink.addr, "weight = 2" if stage >= 1 else ""))
-                sections.append(frontend("stream", front, backends,
+                sections.append(harness.frontend("stream", front, backends,
                                          idle_timeout="30m" if stage >= 1 else "1h"))
-            sections.append(frontend("other", other, [("o", elsewhere.addr)]))
+            sections.append(harness.frontend("other", other, [("o", elsewhere.addr)]))
             return harness.config(*sections)
 
         mb = self.daemon(conf(0))
@@ -462,7 +444,7 @@ class Reload(harness.TestCase):
         exactly as before; the next good file applies."""
         bk = {n: self.ident_backend(n) for n in "abcd"}
         front = harness.free_addr()
-        good = harness.config(frontend("web", front, [(n, bk[n].addr) for n in "abc"]))
+        good = harness.config(harness.frontend("web", front, [(n, bk[n].addr) for n in "abc"]))
         mb = self.daemon(good)
         listener = harness.listener_inode(mb, front)
         self.assertEqual([self.who(front) for _ in range(4)], list("abca"))
@@ -471,22 +453,22 @@ class Reload(harness.TestCase):
                               f'backend b {{ forward_to "{bk["b"].addr}"')
         self.assertNotEqual(syntax, good)
         status = mb.reload(syntax, expect_ok=False)
-        self.assertGreaterEqual(self.assert_rejected(mb, status, [(line_of(syntax, "forward_to \""),)]), 1)
+        self.assertGreaterEqual(self.assert_rejected(mb, status, [(harness.line_of(syntax, "forward_to \""),)]), 1)
         self.assertEqual([self.who(front) for _ in range(2)], list("bc"),
                          "round-robin did not go on where it was after a rejected reload")
 
-        values = harness.config(frontend("web", front, [("a", bk["a"].addr, "weight = 0"),
+        values = harness.config(harness.frontend("web", front, [("a", bk["a"].addr, "weight = 0"),
                                                         ("b", bk["b"].addr), ("c", bk["c"].addr)],
                                          connect_timeout="5x"))
         status = mb.reload(values, expect_ok=False)
-        n = self.assert_rejected(mb, status, [(line_of(values, "connect_timeout = 5x"), "connect_timeout"),
-                                              (line_of(values, "weight = 0"), "weight")])
+        n = self.assert_rejected(mb, status, [(harness.line_of(values, "connect_timeout = 5x"), "connect_timeout"),
+                                              (harness.line_of(values, "weight = 0"), "weight")])
         self.assertEqual(n, 2, f"STATUS={status!r}: two errors in the file")
         self.assertEqual([self.who(front) for _ in range(4)], list("abca"),
                          "round-robin did not go on where it was after a rejected reload")
         self.assertEqual(harness.listener_inode(mb, front), listener)
 
-        fixed = harness.config(frontend("web", front, [(n, bk[n].addr) for n in "abcd"]))
+        fixed = harness.config(harness.frontend("web", front, [(n, bk[n].addr) for n in "abcd"]))
         mb.reload(fixed)
         self.assert_reloaded(mb, (0, 0, 1, 0), (1, 0, 0, 3))
         self.assertEqual(collections.Counter(self.who(front) for _ in range(8)),
@@ -500,9 +482,9 @@ class Reload(harness.TestCase):
         moved around, or changes another frontend; the listener is kept."""
         bk = {n: self.ident_backend(n) for n in ("a", "b", "c", "o1", "o2")}
         front, other = harness.free_addr(), harness.free_addr()
-        web = frontend("web", front, [(n, bk[n].addr) for n in "abc"])
-        other_1 = frontend("other", other, [("o1", bk["o1"].addr)], idle_timeout="10m")
-        other_2 = frontend("other", other, [("o1", bk["o1"].addr), ("o2", bk["o2"].addr)],
+        web = harness.frontend("web", front, [(n, bk[n].addr) for n in "abc"])
+        other_1 = harness.frontend("other", other, [("o1", bk["o1"].addr)], idle_timeout="10m")
+        other_2 = harness.frontend("other", other, [("o1", bk["o1"].addr), ("o2", bk["o2"].addr)],
                            idle_timeout="20m")
         base = harness.config(web, other_1)
         # The frontends swapped, comments and blank lines, one option per
@@ -616,7 +598,7 @@ class Reload(harness.TestCase):
         front = harness.free_addr()
 
         def conf(connect_timeout):
-            return harness.config(frontend("web", front, [("a", a_addr), ("b", b.addr)],
+            return harness.config(harness.frontend("web", front, [("a", a_addr), ("b", b.addr)],
                                            max_fails=1, fail_timeout=f"{int(ft * 1000)}ms",
                                            connect_timeout=connect_timeout))
         mb = self.daemon(conf("5s"))
@@ -651,14 +633,14 @@ class Reload(harness.TestCase):
         x = self.controlled_backend()
         two_b, three_b = self.ident_backend("two"), self.ident_backend("three")
         one, two, three = harness.free_addr(), harness.free_addr(), harness.free_addr()
-        mb = self.daemon(harness.config(frontend("one", one, [("x", x.addr)]),
-                                        frontend("two", two, [("t", two_b.addr)])))
+        mb = self.daemon(harness.config(harness.frontend("one", one, [("x", x.addr)]),
+                                        harness.frontend("two", two, [("t", two_b.addr)])))
         self.assert_refused(three)
         c, b = self.established(one, x)
         listener = harness.listener_inode(mb, two)
 
-        mb.reload(harness.config(frontend("two", two, [("t", two_b.addr)]),
-                                 frontend("three", three, [("t3", three_b.addr)])))
+        mb.reload(harness.config(harness.frontend("two", two, [("t", two_b.addr)]),
+                                 harness.frontend("three", three, [("t3", three_b.addr)])))
         self.assert_reloaded(mb, (1, 1, 0, 1), (1, 1, 0, 1))
         self.assertEqual(self.who_at(three, "the new frontend three"), "three")
         self.assert_refused(one)
@@ -679,12 +661,12 @@ class Reload(harness.TestCase):
         self.addCleanup(harness.close_quietly, holder)
         holder.bind(taken.sockaddr)
         holder.listen(1)
-        mb = self.daemon(harness.config(frontend("web", front, [(n, bk[n].addr) for n in "ab"])))
+        mb = self.daemon(harness.config(harness.frontend("web", front, [(n, bk[n].addr) for n in "ab"])))
         listener = harness.listener_inode(mb, front)
         self.assertEqual([self.who(front) for _ in range(3)], list("aba"))
 
-        status = mb.reload(harness.config(frontend("web", front, [(n, bk[n].addr) for n in "abc"]),
-                                          frontend("newcomer", taken, [("n", bk["n"].addr)])),
+        status = mb.reload(harness.config(harness.frontend("web", front, [(n, bk[n].addr) for n in "abc"]),
+                                          harness.frontend("newcomer", taken, [("n", bk["n"].addr)])),
                            expect_ok=False)
         self.assertGreaterEqual(self.assert_rejected(mb, status), 1)
         where = re.escape(str(taken))
@@ -710,7 +692,7 @@ class Reload(harness.TestCase):
         front = harness.free_addr()
 
         def conf(title):
-            return harness.config(frontend(title, front, [("a", a.addr), ("b", b.addr)]))
+            return harness.config(harness.frontend(title, front, [("a", a.addr), ("b", b.addr)]))
         mb = harness.Daemon(self, conf("web"), args=()).start()
         storm = self.storm(front)
         storm.wait_served_after(time.monotonic())
@@ -744,7 +726,7 @@ class Reload(harness.TestCase):
 
         broken = second.replace(f'bind_on = "{front}"\n', f'bind_on = "{front}"\ntimeout = "5s"\n')
         status = mb.reload(broken, expect_ok=False)
-        self.assertEqual(self.assert_rejected(mb, status, [(line_of(broken, "timeout ="), "timeout")]), 1)
+        self.assertEqual(self.assert_rejected(mb, status, [(harness.line_of(broken, "timeout ="), "timeout")]), 1)
         following = {"one": "two", "two": "one"}
         self.assertEqual([self.who(front) for _ in range(2)],
                          [following[got[-1]], got[-1]], "round-robin after a rejected reload")
@@ -755,7 +737,7 @@ class Reload(harness.TestCase):
         front = harness.free_addr()
 
         def conf(workers):
-            return harness.config(frontend("web", front, [("a", a.addr)]), workers=workers)
+            return harness.config(harness.frontend("web", front, [("a", a.addr)]), workers=workers)
         mb = self.daemon(conf(2))
         threads = sum(1 for n in thread_names(mb) if n.startswith("mb-worker-"))
         self.assertEqual(threads, 1, "workers = 2: one thread beside the main one")
@@ -775,7 +757,7 @@ class Reload(harness.TestCase):
         front = harness.free_addr()
 
         def conf(level):
-            return harness.config(frontend("web", front, [("a", a.addr)]), log_level=level)
+            return harness.config(harness.frontend("web", front, [("a", a.addr)]), log_level=level)
         mb = harness.Daemon(self, conf("message"), args=()).start()
 
         def serving(client):
@@ -804,7 +786,7 @@ class Reload(harness.TestCase):
         front = harness.free_addr()
 
         def conf(timeout):
-            return harness.config(frontend("web", front, [("x", x.addr)]), shutdown_timeout=timeout)
+            return harness.config(harness.frontend("web", front, [("x", x.addr)]), shutdown_timeout=timeout)
         mb = self.daemon(conf("120s"))
         mb.reload(conf("1s"))
         c, b = self.established(front, x)
@@ -822,7 +804,7 @@ class Reload(harness.TestCase):
         front = harness.free_addr()
 
         def conf(limit):
-            return harness.config(frontend("web", front, [("a", a.addr)]), max_connections=limit)
+            return harness.config(harness.frontend("web", front, [("a", a.addr)]), max_connections=limit)
         mb = self.daemon(conf(1000))
         mb.reload(conf(1))
         first = self.connect(front)
@@ -845,8 +827,8 @@ class Reload(harness.TestCase):
         gone, stay = harness.free_addr(), harness.free_addr()
 
         def conf(stage):
-            sections = [frontend("gone", gone, [("gx", gx.addr)])] if stage < 2 else []
-            sections.append(frontend("stay", stay, ([("s1", s1.addr)] if stage < 1 else [])
+            sections = [harness.frontend("gone", gone, [("gx", gx.addr)])] if stage < 2 else []
+            sections.append(harness.frontend("stay", stay, ([("s1", s1.addr)] if stage < 1 else [])
                                      + [("s2", s2.addr)]))
             return harness.config(*sections, shutdown_timeout="120s")
         mb = self.daemon(conf(0))
