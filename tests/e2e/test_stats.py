@@ -38,7 +38,7 @@ sys.dont_write_bytecode = True
 sys.path.append(os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from test_health import CheckedBackend, frontend_with_checks, FALL, INTERVAL, TIMEOUT, SLACK, RISE  # noqa: E402
-from test_admin import section, Runner, OPT_IN  # noqa: E402
+from test_admin import Runner, OPT_IN  # noqa: E402
 
 SLOW = 6 if harness.VALGRIND else 1
 COUNTERS = 3.0 * SLOW            # counters are at most 1 s old: this covers it
@@ -449,7 +449,7 @@ class StatsCase(harness.TestCase):
         self.bk = {n: self.ident_backend(n) for n in names}
         self.front = harness.free_addr()
         backends = [(n, b.addr) for n, b in self.bk.items()] + list(extra_backends)
-        self.start([section("web", self.front, backends, **frontend_options)], admin=admin)
+        self.start([harness.frontend("web", self.front, backends, **frontend_options)], admin=admin)
 
     # -- scraping
 
@@ -572,8 +572,8 @@ class Families(StatsCase):
         x = self.ident_backend("x")
         self.bk = {n: self.ident_backend(n) for n in "ab"}
         self.front, api = harness.free_addr(), harness.free_addr()
-        self.start([section("web", self.front, [(n, b.addr) for n, b in self.bk.items()]),
-                    section("api", api, [("x", x.addr, "weight = 7")])])
+        self.start([harness.frontend("web", self.front, [(n, b.addr) for n, b in self.bk.items()]),
+                    harness.frontend("api", api, [("x", x.addr, "weight = 7")])])
         m = self.scrape()
         want_families = [P + n for n, _ in FAMILIES]
         self.assertEqual(m.families, want_families, "the families and their order")
@@ -661,7 +661,7 @@ class Counters(StatsCase):
         a, b = harness.free_addr(), harness.free_addr()       # nothing listens there
         self.bk = {}
         self.front = harness.free_addr()
-        self.start([section("web", self.front, [("a", a), ("b", b)])])
+        self.start([harness.frontend("web", self.front, [("a", a), ("b", b)])])
         for i in range(4):
             c = self.connect(self.front)
             harness.wait_closed(c)          # no backend took it
@@ -680,7 +680,7 @@ class Counters(StatsCase):
         dead = harness.free_addr()
         self.bk = {"b": self.ident_backend("b")}
         self.front = harness.free_addr()
-        self.start([section("web", self.front, [("a", dead), ("b", self.bk["b"].addr)])])
+        self.start([harness.frontend("web", self.front, [("a", dead), ("b", self.bk["b"].addr)])])
         self.assertEqual(self.whos(6), ["b"] * 6)
         self.poll_metrics({be("backend_connect_failures_total", "a"): 3,
                            be("backend_connections_total", "a"): 0,
@@ -698,7 +698,7 @@ class Counters(StatsCase):
         backend = self.controlled_backend()
         self.bk = {}
         self.front = harness.free_addr()
-        self.start([section("web", self.front, [("app", backend.addr)])])
+        self.start([harness.frontend("web", self.front, [("app", backend.addr)])])
         up, down = os.urandom(10000), os.urandom(30000)
         c, b = self.established(self.front, backend)          # 4 bytes each way
         harness.send_all(c, up)
@@ -826,7 +826,7 @@ class States(StatsCase):
     def test_weight_gauge_from_the_file_and_set_weight(self):
         self.bk = {n: self.ident_backend(n) for n in "abc"}
         self.front = harness.free_addr()
-        self.start([section("web", self.front, [("a", self.bk["a"].addr), ("b", self.bk["b"].addr),
+        self.start([harness.frontend("web", self.front, [("a", self.bk["a"].addr), ("b", self.bk["b"].addr),
                                                  ("c", self.bk["c"].addr, "weight = 5")])],
                    admin=True)
         self.poll_metrics({be("backend_weight", "a"): 1, be("backend_weight", "b"): 1,
@@ -870,7 +870,7 @@ class Reloads(StatsCase):
         self.front = harness.free_addr()
 
         def web(names, **options):
-            return section("web", self.front, [(n, self.bk[n].addr) for n in names], **options)
+            return harness.frontend("web", self.front, [(n, self.bk[n].addr) for n in names], **options)
         self.start([web("abc")])
         self.assertEqual(self.whos(6), list("abcabc"))
         live, name = self.hold()
@@ -959,9 +959,9 @@ class Tools(StatsCase):
         x = self.ident_backend("x")
         self.bk = {n: self.ident_backend(n) for n in "ab"}
         self.front, api = harness.free_addr(), harness.free_addr()
-        self.start([section("web", self.front, [("a", self.bk["a"].addr), ("b", self.bk["b"].addr),
+        self.start([harness.frontend("web", self.front, [("a", self.bk["a"].addr), ("b", self.bk["b"].addr),
                                                  ("dead", dead)]),
-                    section("api", api, [("x", x.addr, "backup = false")])], admin=True)
+                    harness.frontend("api", api, [("x", x.addr, "backup = false")])], admin=True)
         self.whos(6)
         self.who(api)
         self.hold()
@@ -1061,8 +1061,8 @@ class StatusJson(StatsCase):
         self.bk = {n: self.ident_backend(n) for n in "ab"}
         x = self.ident_backend("x")
         self.front, self.api = harness.free_addr(), harness.free_addr()
-        self.start([section("web", self.front, [(n, b.addr) for n, b in self.bk.items()]),
-                    section("api", self.api, [("x", x.addr)])], admin=True)
+        self.start([harness.frontend("web", self.front, [(n, b.addr) for n, b in self.bk.items()]),
+                    harness.frontend("api", self.api, [("x", x.addr)])], admin=True)
 
     def test_frontends_and_backends_are_those_of_the_control_socket(self):
         """With no traffic in between, /status.json's frontends and backends
@@ -1457,7 +1457,7 @@ class Startup(StatsCase):
     def text(self, stats, front=None):
         self.front = front or harness.free_addr()
         back = harness.free_addr()
-        return harness.config(section("web", self.front, [("a", back)]), stats_listen=f'"{stats}"')
+        return harness.config(harness.frontend("web", self.front, [("a", back)]), stats_listen=f'"{stats}"')
 
     def assert_valid(self, text, what):
         r = harness.run(["-t", "-c", self.write(text)])
