@@ -1,4 +1,4 @@
-/* pipes.c - the pipe pool behind splice(); see pipes.h. */
+/* pipes.c - the pipe caches and pool behind splice(); see pipes.h. */
 #include "build-config.h"
 
 #include <errno.h>
@@ -11,15 +11,108 @@
 #include "log.h"
 #include "pipes.h"
 
-/* Pipes kept for reuse: enough for a burst of busy sessions, the rest are
- * closed when given back.  One pool for all workers, behind a lock (taken
- * for a few instructions, when a pump starts or stops moving bytes), so that
- * any thread short of descriptors can empty it. */
+/* Pipes kept in the shared pool: enough for a burst of busy sessions, the
+ * rest are closed when given back. */
 #define POOL_SIZE 64
+/* A cache on a cache line of its own: its thread writes it on every take
+ * and give, and no other thread's data should share those writes. */
+#define CACHE_LINE 64
 
 static GMutex pool_lock;
 static MbPipe pool[POOL_SIZE];
 static guint pooled;
+
+/* A slot holds a pipe packed by pack(), or EMPTY.  Descriptors are never
+ * negative, so no pipe packs to EMPTY. */
+#define EMPTY G_MAXUINT64
+
+typedef struct {
+  guint64 slot[MB_PIPES_CACHED];        /* atomic */
+} Cache;
+
+static __thread Cache *cache;           /* this thread's, once it gave a pipe */
+static GPtrArray *caches;               /* every thread's: under pool_lock */
+
+static guint64
+pack (const MbPipe *pipe)
+{
+  return (guint64) (guint32) pipe->read_fd << 32 | (guint32) pipe->write_fd;
+}
+
+static void
+unpack (guint64 packed, MbPipe *pipe)
+{
+  pipe->read_fd = (int) (packed >> 32);
+  pipe->write_fd = (int) (packed & G_MAXUINT32);
+}
+
+/* Takes the pipe in SLOT, if any: from the owning thread or from a trim. */
+static gboolean
+slot_take (guint64 *slot, MbPipe *pipe)
+{
+  guint64 packed;
+
+  /* A plain load first: an empty slot costs no locked instruction. */
+  if (__atomic_load_n (slot, __ATOMIC_RELAXED) == EMPTY)
+    return FALSE;
+  packed = __atomic_exchange_n (slot, EMPTY, __ATOMIC_ACQUIRE);
+  if (packed == EMPTY)
+    return FALSE;   /* a trim took it a moment ago */
+  unpack (packed, pipe);
+  return TRUE;
+}
+
+static gboolean
+cache_take (MbPipe *pipe)
+{
+  if (cache == NULL)
+    return FALSE;
+  for (guint i = 0; i < MB_PIPES_CACHED; i++)
+    if (slot_take (&cache->slot[i], pipe))
+      return TRUE;
+  return FALSE;
+}
+
+static Cache *
+cache_get (void)
+{
+  if (G_UNLIKELY (cache == NULL))
+    {
+      Cache *mine = aligned_alloc (CACHE_LINE, sizeof *mine);
+
+      if (mine == NULL)
+        return NULL;
+      for (guint i = 0; i < MB_PIPES_CACHED; i++)
+        mine->slot[i] = EMPTY;
+      g_mutex_lock (&pool_lock);
+      if (caches == NULL)
+        caches = g_ptr_array_new ();
+      g_ptr_array_add (caches, mine);
+      g_mutex_unlock (&pool_lock);
+      cache = mine;
+    }
+  return cache;
+}
+
+static gboolean
+cache_give (const MbPipe *pipe)
+{
+  Cache *mine = cache_get ();
+  guint64 packed = pack (pipe);
+
+  if (mine == NULL)
+    return FALSE;
+  for (guint i = 0; i < MB_PIPES_CACHED; i++)
+    {
+      guint64 expected = EMPTY;
+
+      if (__atomic_load_n (&mine->slot[i], __ATOMIC_RELAXED) == EMPTY
+          && __atomic_compare_exchange_n (&mine->slot[i], &expected, packed, FALSE,
+                                          __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+        return TRUE;
+    }
+  return FALSE;
+}
 
 /* Built with splice() and not turned off by MB_RELAY_SPLICE=0. */
 static gboolean
@@ -76,6 +169,13 @@ mb_pipes_pooled (void)
 
   g_mutex_lock (&pool_lock);
   n = pooled;
+  for (guint c = 0; caches != NULL && c < caches->len; c++)
+    {
+      Cache *other = caches->pdata[c];
+
+      for (guint i = 0; i < MB_PIPES_CACHED; i++)
+        n += __atomic_load_n (&other->slot[i], __ATOMIC_RELAXED) != EMPTY;
+    }
   g_mutex_unlock (&pool_lock);
   return n;
 }
@@ -85,6 +185,8 @@ mb_pipes_take (MbPipe *pipe)
 {
   int fds[2];
 
+  if (cache_take (pipe))
+    return TRUE;
   g_mutex_lock (&pool_lock);
   if (pooled > 0)
     {
@@ -122,6 +224,11 @@ mb_pipes_discard (MbPipe *pipe)
 void
 mb_pipes_give (MbPipe *pipe)
 {
+  if (cache_give (pipe))
+    {
+      pipe->read_fd = pipe->write_fd = -1;
+      return;
+    }
   g_mutex_lock (&pool_lock);
   if (pooled < POOL_SIZE)
     {
@@ -137,17 +244,26 @@ mb_pipes_give (MbPipe *pipe)
 gboolean
 mb_pipes_trim (void)
 {
-  MbPipe spare[POOL_SIZE];
-  guint n;
+  g_autoptr(GArray) spare = g_array_new (FALSE, FALSE, sizeof (MbPipe));
+  MbPipe pipe;
 
   g_mutex_lock (&pool_lock);
-  n = pooled;
-  memcpy (spare, pool, n * sizeof *pool);
+  g_array_append_vals (spare, pool, pooled);
   pooled = 0;
+  /* The other threads' caches too (see pipes.h): what this exchanges out
+   * of a slot is ours to close; a pipe its thread took first is in use. */
+  for (guint c = 0; caches != NULL && c < caches->len; c++)
+    {
+      Cache *other = caches->pdata[c];
+
+      for (guint i = 0; i < MB_PIPES_CACHED; i++)
+        if (slot_take (&other->slot[i], &pipe))
+          g_array_append_val (spare, pipe);
+    }
   g_mutex_unlock (&pool_lock);
-  for (guint i = 0; i < n; i++)
-    mb_pipes_discard (&spare[i]);
-  if (n > 0 && mb_log_enabled (G_LOG_LEVEL_DEBUG))
+  for (guint i = 0; i < spare->len; i++)
+    mb_pipes_discard (&g_array_index (spare, MbPipe, i));
+  if (spare->len > 0 && mb_log_enabled (G_LOG_LEVEL_DEBUG))
     {
       g_autofree gchar *budget = mb_fds_describe ();
       guint now_pooled = mb_pipes_pooled ();
@@ -155,7 +271,25 @@ mb_pipes_trim (void)
 
       mb_fds_get_figures (&f);
       mb_log (G_LOG_LEVEL_DEBUG, NULL, "pipes: closed %u pooled; now %u in use, %u pooled; descriptors: %s",
-              n, f.pipes - MIN (now_pooled, f.pipes), now_pooled, budget);
+              spare->len, f.pipes - MIN (now_pooled, f.pipes), now_pooled, budget);
     }
-  return n > 0;
+  return spare->len > 0;
+}
+
+void
+mb_pipes_thread_cleanup (void)
+{
+  MbPipe pipe;
+
+  if (cache == NULL)
+    return;
+  /* Out of the registry first: then no trim can touch it any more. */
+  g_mutex_lock (&pool_lock);
+  g_ptr_array_remove_fast (caches, cache);
+  g_mutex_unlock (&pool_lock);
+  for (guint i = 0; i < MB_PIPES_CACHED; i++)
+    if (slot_take (&cache->slot[i], &pipe))
+      mb_pipes_discard (&pipe);
+  free (cache);
+  cache = NULL;
 }

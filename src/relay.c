@@ -742,6 +742,7 @@ mb_relay_thread_cleanup (void)
 
   while (n_cached > 0)
     g_free (buffer_cache[--n_cached]);
+  mb_pipes_thread_cleanup ();
   if (idle_clocks == NULL)
     return;
   g_hash_table_iter_init (&iter, idle_clocks);

@@ -55,8 +55,9 @@ MbRelay *mb_relay_new (int client_fd, int backend_fd, MbPollerHandle *backend_wa
  * sockets are set to close with RST. */
 void mb_relay_free (MbRelay *relay);
 
-/* Frees this thread's relay state (its idle clocks and spare buffers): at
- * the end of each thread that ran relays, once they are all freed. */
+/* Frees this thread's relay state (its idle clocks, spare buffers and
+ * cached pipes): at the end of each thread that ran relays, once they are
+ * all freed. */
 void mb_relay_thread_cleanup (void);
 
 guint64 mb_relay_bytes_from_client (const MbRelay *relay);

@@ -6,8 +6,8 @@
  * live sessions.  Each worker is a thread with its own GMainContext and its
  * own epoll set (poller.c), idle clocks and spare buffers (relay.c) and
  * session list (session.c), all thread-local: a session lives and ends on
- * one worker.  Workers share atomic counters, the pipe pool (pipes.c,
- * behind a lock, so that any thread short of descriptors can empty it) and
+ * one worker.  Workers share atomic counters, the pipes (pipes.h: caches
+ * and a pool that any thread short of descriptors can empty) and
  * posted callbacks to the main thread (mb_worker_run_on_main).  The main
  * thread is worker 0, so with workers = 1 nothing crosses threads.
  *
