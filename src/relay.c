@@ -19,6 +19,21 @@
  * while the socket still has bytes for us (that would turn the reset into
  * a plain EOF); once nothing more is read from it, it is.
  *
+ * Paths.  splice() spares a bulk transfer its copies through user space,
+ * but a small read costs more through a pipe than through the buffer: a
+ * pipe taken and given back, and as many system calls (a splice() in, a
+ * splice() out) as recv() and send().  So, as HAProxy's splice-auto does,
+ * a pump copies until a read fills its buffer (MB_RELAY_BUFFER_SIZE bytes
+ * waiting: the source sends faster than the pump reads, a bulk transfer),
+ * and splices from then on; it copies again after SMALL_READS splice reads
+ * in a row that found less than SMALL_READ bytes while the pipe had room
+ * for more (the source ran dry: small messages again).  The two thresholds
+ * apart, and several small reads in a row, make the hysteresis: a bulk
+ * transfer that meets a short read (the end of a burst, a slow window)
+ * stays on the pipe, and a chatty session never takes one.  The path
+ * changes only while the pump is empty: bytes wait in the buffer or in the
+ * pipe, never both.
+ *
  * Closing.  A relay that ends with a failure, or an idle timeout that
  * leaves bytes undelivered, closes both sockets with RST (SO_LINGER 0): a
  * peer must not take a cut stream for a complete one.  A reset throws
@@ -52,6 +67,10 @@
  * unacknowledged without shrinking, and the longest pause between looks. */
 #define LINGER_STALL_MS 5000
 #define LINGER_MAX_DELAY_MS 200
+/* Back to copying after SMALL_READS splice reads in a row of less than
+ * SMALL_READ bytes (see the top of this file). */
+#define SMALL_READ (MB_RELAY_BUFFER_SIZE / 4)
+#define SMALL_READS 4
 
 typedef struct {
   int fd;
@@ -62,13 +81,14 @@ typedef struct {
 
 /* A pump copies through its buffer, or (splice path) moves bytes through a
  * kernel pipe: at any moment bytes wait in one of the two, never both, so
- * order is kept when a pump falls back from the pipe to the buffer.  It
- * holds a buffer or a pipe only while bytes wait in it: an idle session
- * holds neither. */
+ * order is kept when a pump changes paths.  It holds a buffer or a pipe
+ * only while bytes wait in it: an idle session holds neither. */
 typedef struct {
   guint8 *buffer;         /* MB_RELAY_BUFFER_SIZE bytes while bytes wait in it, else NULL */
   gsize start, end;       /* bytes [start, end) are waiting to be written */
-  gboolean splice;        /* use the pipe path (until splice() says it cannot) */
+  gboolean splice;        /* may use the pipe path (until splice() says it cannot) */
+  gboolean bulk;          /* a read filled the buffer: splice while this holds */
+  guint small_reads;      /* splice reads in a row that found little */
   MbPipe pipe;            /* read_fd -1: none held */
   gsize piped;            /* bytes in the pipe */
   gboolean pipe_full;     /* splice() into the pipe would block */
@@ -98,6 +118,9 @@ struct MbRelay {
 };
 
 static const gchar *const side_name[2] = { "client", "backend" };
+
+/* Bytes read by every relay of the process, by path (stats.h). */
+static guint64 bytes_spliced, bytes_copied;
 
 /* Idle timeouts.  One GSource per session would make GLib visit thousands of
  * timers on every main loop iteration; instead the relays that share an
@@ -201,11 +224,12 @@ pump_pending (const Pump *pump)
   return (pump->end - pump->start) + pump->piped;
 }
 
-/* Pump I read N bytes. */
+/* Pump I read N bytes, by the path that PATH counts. */
 static void
-count_read (MbRelay *relay, gint i, gsize n)
+count_read (MbRelay *relay, gint i, gsize n, guint64 *path)
 {
   relay->pump[i].total += (guint64) n;
+  mb_counter_add (path, n);
   for (gint c = 0; c < 2; c++)
     if (relay->counters[i][c] != NULL)
       mb_counter_add (relay->counters[i][c], n);
@@ -380,13 +404,13 @@ pump_read_piped (MbRelay *relay, gint i)
 {
   Pump *pump = &relay->pump[i];
   int fd = relay->endpoint[i].fd;
+  gsize room = MB_PIPE_SIZE - pump->piped;
   ssize_t n;
 
   if (pump->pipe.read_fd < 0 && !mb_pipes_take (&pump->pipe))
     return FALSE;   /* no pipe to be had now: copy this time */
   do
-    n = splice (fd, NULL, pump->pipe.write_fd, NULL, MB_PIPE_SIZE - pump->piped,
-                SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    n = splice (fd, NULL, pump->pipe.write_fd, NULL, room, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
   while (n < 0 && errno == EINTR);
 
   if (n < 0)
@@ -414,7 +438,20 @@ pump_read_piped (MbRelay *relay, gint i)
   else
     {
       pump->piped += (gsize) n;
-      count_read (relay, i, (gsize) n);
+      count_read (relay, i, (gsize) n, &bytes_spliced);
+      /* A short read that the pipe's room did not cut short: the source
+       * ran dry.  Several in a row end the bulk transfer (the pump copies
+       * again from the next read that finds it empty). */
+      if ((gsize) n < MIN (room, SMALL_READ))
+        {
+          if (++pump->small_reads >= SMALL_READS)
+            {
+              pump->bulk = FALSE;
+              pump->small_reads = 0;
+            }
+        }
+      else
+        pump->small_reads = 0;
     }
   pump_write_piped (relay, i);
   return TRUE;
@@ -430,7 +467,10 @@ pump_read (MbRelay *relay, gint i)
   ssize_t n;
 
 #ifdef HAVE_SPLICE
-  if (pump->splice && pump->end == 0 && pump_read_piped (relay, i))
+  /* While bytes wait in the pipe, reads go on into the pipe, and while
+   * they wait in the buffer, into the buffer (order is kept); only an
+   * empty pump takes the path that its mode says. */
+  if (pump->splice && pump->end == 0 && (pump->bulk || pump->piped > 0) && pump_read_piped (relay, i))
     return;
 #endif
   pump_take_buffer (pump);
@@ -451,7 +491,13 @@ pump_read (MbRelay *relay, gint i)
   else
     {
       pump->end += (gsize) n;
-      count_read (relay, i, (gsize) n);
+      count_read (relay, i, (gsize) n, &bytes_copied);
+      /* A full buffer: a bulk transfer, spliced once this buffer is out. */
+      if (pump->end == MB_RELAY_BUFFER_SIZE && pump->splice)
+        {
+          pump->bulk = TRUE;
+          pump->small_reads = 0;
+        }
     }
   pump_write (relay, i);
 }
@@ -764,4 +810,16 @@ guint64
 mb_relay_bytes_to_client (const MbRelay *relay)
 {
   return relay->pump[1].total;
+}
+
+guint64
+mb_relay_bytes_spliced (void)
+{
+  return mb_counter_get (&bytes_spliced);
+}
+
+guint64
+mb_relay_bytes_copied (void)
+{
+  return mb_counter_get (&bytes_copied);
 }

@@ -13,7 +13,10 @@
  *    delivered, then the other side is reset (as a direct connection
  *    behaves); what was on its way to the failed side is dropped;
  *  - with an idle timeout, no byte moving either way for that long ends
- *    it: with a FIN when nothing waits, with a reset when bytes still wait.
+ *    it: with a FIN when nothing waits, with a reset when bytes still wait;
+ *  - a pump copies small reads through its buffer and moves a bulk
+ *    transfer through a kernel pipe with splice() (Linux, when pipes.h
+ *    allows), switching only while it holds no byte (relay.c, "Paths").
  * The relay never closes the descriptors: its owner does, as soon as DONE
  * has been called or the relay freed, before the main loop runs again (the
  * relay leaves them in the poller's epoll set, and closing them takes them
@@ -62,5 +65,11 @@ void mb_relay_thread_cleanup (void);
 
 guint64 mb_relay_bytes_from_client (const MbRelay *relay);
 guint64 mb_relay_bytes_to_client (const MbRelay *relay);
+
+/* Bytes every relay of the process has read so far, by the path that moved
+ * them: through a pipe (splice) or through a buffer (copy).  From any
+ * thread: relaxed atomics (stats.h), live sessions included. */
+guint64 mb_relay_bytes_spliced (void);
+guint64 mb_relay_bytes_copied (void);
 
 G_END_DECLS

@@ -152,8 +152,9 @@ class Memory(harness.TestCase):
         for _ in range(3):
             c = self.connect(front, rcvbuf=4096)
             b = backend.accept()
-            # More than the client takes while it does not read: the pump
-            # holds its pipe with bytes in it.
+            # More than the client takes while it does not read: a bulk
+            # transfer (its first read fills the pump's buffer), which the
+            # pump moves on through a pipe, held while bytes wait in it.
             harness.send_all(b, b"p" * (1 << 20), timeout=10)
             harness.wait_for(lambda: pipes_of(mb, baseline), 5, "the session's pipe")
             seen.append(pipes_of(mb, baseline))
