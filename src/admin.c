@@ -20,6 +20,7 @@
 #include "log.h"
 #include "pipes.h"
 #include "poller.h"
+#include "relay.h"
 #include "report.h"
 #include "session.h"
 #include "snapshot.h"
@@ -139,6 +140,7 @@ show_info (Client *client)
   GPtrArray *errors;
   gboolean ok;
   MbFdsFigures fds;
+  const gchar *path;
 
   mb_daemon_get_start (admin->daemon, &started_real, &started_monotonic);
   mb_report_add_string (builder, "version", PACKAGE_VERSION);
@@ -176,7 +178,16 @@ show_info (Client *client)
   mb_report_add_int (builder, "pipes", fds.pipes);
   mb_report_add_int (builder, "pipes_pooled", mb_pipes_pooled ());
   json_builder_end_object (builder);
-  mb_report_add_string (builder, "relay", mb_pipes_enabled () && mb_fds_pipes_possible () ? "splice" : "copy");
+  path = mb_pipes_enabled () && mb_fds_pipes_possible () ? "splice" : "copy";
+  mb_report_add_string (builder, "relay", path);
+  /* An object of its own rather than "relay" made one: members are an
+   * interface, added to, never changed. */
+  json_builder_set_member_name (builder, "relay_bytes");
+  json_builder_begin_object (builder);
+  mb_report_add_string (builder, "path", path);
+  mb_report_add_int (builder, "bytes_spliced", (gint64) mb_relay_bytes_spliced ());
+  mb_report_add_int (builder, "bytes_copied", (gint64) mb_relay_bytes_copied ());
+  json_builder_end_object (builder);
   send_answer (client, builder);
 }
 

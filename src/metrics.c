@@ -322,5 +322,15 @@ mb_metrics_render (const MbSnapshot *snapshot)
         }
     }
 
+  /* After the spec's families: a family added later goes at the end, so
+   * that the spec's order stays a prefix of ours. */
+  append_family (out, "relay_bytes_total", "counter",
+                 "Bytes the relays read, by the path that moved them: splice (through kernel "
+                 "pipes) or copy (through buffers).");
+  g_string_append_printf (out, PREFIX "relay_bytes_total{path=\"splice\"} %" G_GUINT64_FORMAT "\n",
+                          snapshot->relay_bytes_spliced);
+  g_string_append_printf (out, PREFIX "relay_bytes_total{path=\"copy\"} %" G_GUINT64_FORMAT "\n",
+                          snapshot->relay_bytes_copied);
+
   return g_string_free (out, FALSE);
 }

@@ -8,8 +8,10 @@
  * working spec's "/metrics" fixes the rest):
  *  - Every family has its # HELP and # TYPE, in the spec's fixed order,
  *    even with no sample (no frontend, no backend yet): a dashboard never
- *    sees a family come and go.  A family's samples follow its TYPE line as
- *    one group; frontends and backends in the snapshot's order.
+ *    sees a family come and go.  Families added since the spec
+ *    (mini_balancer_relay_bytes_total) come after its own, so that its
+ *    order stays a prefix.  A family's samples follow its TYPE line as one
+ *    group; frontends and backends in the snapshot's order.
  *  - Label values are escaped (\\ \" \n) and valid UTF-8: an invalid byte
  *    in a title becomes U+FFFD rather than void the whole scrape.
  *  - Counters are written in full as unsigned 64-bit integers.  Seconds

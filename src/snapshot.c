@@ -4,6 +4,7 @@
 #include "address.h"
 #include "daemon.h"
 #include "frontend.h"
+#include "relay.h"
 #include "session.h"
 #include "snapshot.h"
 #include "worker.h"
@@ -132,6 +133,8 @@ mb_snapshot_take (MbDaemon *daemon)
   mb_daemon_reload_count (daemon, &succeeded, &failed);
   snapshot->reloads_ok = succeeded;
   snapshot->reloads_failed = failed;
+  snapshot->relay_bytes_spliced = mb_relay_bytes_spliced ();
+  snapshot->relay_bytes_copied = mb_relay_bytes_copied ();
   for (guint i = 0; i < frontends->len; i++)
     {
       MbFrontend *frontend = frontends->pdata[i];

@@ -68,6 +68,8 @@ typedef struct {
   guint workers;
   guint sessions;              /* live, all frontends (removed ones too) */
   guint reloads_ok, reloads_failed;
+  guint64 relay_bytes_spliced;  /* read by every relay, through pipes (relay.h) */
+  guint64 relay_bytes_copied;   /* ... and through buffers */
   GPtrArray *frontends;        /* MbFrontendSnapshot, in the configuration's order */
   GPtrArray *backends;         /* MbBackendSnapshot: each frontend's in turn, in order */
 } MbSnapshot;

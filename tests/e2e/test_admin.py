@@ -54,8 +54,10 @@ AT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")      # UTC, ISO 8601, seco
 # The members of each answer and their JSON types (None: null allowed).
 INFO_MEMBERS = {"version": str, "pid": int, "uptime_s": int, "config_file": str,
                 "workers": int, "sessions": int, "reloads": int,
-                "last_reload": (dict, None), "descriptors": dict, "relay": str}
+                "last_reload": (dict, None), "descriptors": dict, "relay": str,
+                "relay_bytes": dict}
 DESCRIPTOR_MEMBERS = {"limit": int, "in_use": int, "reserve": int, "sessions": int, "pipes": int}
+RELAY_BYTES_MEMBERS = {"path": str, "bytes_spliced": int, "bytes_copied": int}
 FRONTEND_MEMBERS = {"title": str, "bind_on": str, "balance": str, "state": str,
                     "sessions": int, "connections": int, "failed": int,
                     "bytes_received": int, "bytes_sent": int}
@@ -386,6 +388,7 @@ class Show(AdminCase):
         info = self.poll("show info", lambda a: a.get("sessions") == 1, "show info: sessions 1")
         self.assert_members(info, INFO_MEMBERS, "show info")
         self.assert_members(info["descriptors"], DESCRIPTOR_MEMBERS, "show info: descriptors")
+        self.assert_members(info["relay_bytes"], RELAY_BYTES_MEMBERS, "show info: relay_bytes")
         self.assertEqual(info["version"], harness.version_from_configure_ac())
         self.assertEqual(info["pid"], self.mb.pid)
         self.assertEqual(info["config_file"], self.mb.config_path)
@@ -395,6 +398,7 @@ class Show(AdminCase):
         self.assertEqual(info["reloads"], 0)
         self.assertIsNone(info["last_reload"])
         self.assertIn(info["relay"], ("splice", "copy"))
+        self.assertEqual(info["relay_bytes"]["path"], info["relay"])
         self.assertGreater(info["descriptors"]["limit"], info["descriptors"]["in_use"])
 
         self.mb.reload()

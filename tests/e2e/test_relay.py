@@ -115,25 +115,40 @@ class Relay(harness.TestCase):
         pays: a ping/pong session takes no pipe on either path (small reads
         are copied); a bulk transfer goes through pipes with splice() (the
         default on Linux), and through buffers with MB_RELAY_SPLICE=0 (see
-        test_relay_copy.py)."""
+        test_relay_copy.py).  show info's relay_bytes counts the bytes each
+        path moved."""
         copy = os.environ.get("MB_RELAY_SPLICE") == "0"
         backend = self.controlled_backend()
         front = harness.free_addr()
-        mb = self.daemon(harness.config(harness.frontend("web", front, [("app", backend.addr)])))
-        baseline = harness.open_files(mb)
+        path = self.admin_socket_path()
+        mb = self.daemon(harness.config(harness.frontend("web", front, [("app", backend.addr)]),
+                                        admin_socket=f'"{path}"'))
+        admin = self.admin(path)
 
         def pipes():
             return sum(n for target, n in (harness.open_files(mb) - baseline).items()
                        if target.startswith("pipe:"))
 
+        def relay_bytes():
+            return admin.command("show info")["relay_bytes"]
+
+        # Answered: the control client's socket is open in the baseline.
+        self.assertEqual(relay_bytes(), {"path": "copy" if copy else "splice",
+                                         "bytes_spliced": 0, "bytes_copied": 0})
+        baseline = harness.open_files(mb)
         c, b = self.established(front, backend)
+        moved = 8                                   # ping, pong
         for i in range(20):
             ping, pong = b"ping %d" % i, b"pong %d" % i
             harness.send_all(c, ping)
             self.assertEqual(harness.recv_exact(b, len(ping)), ping)
             harness.send_all(b, pong)
             self.assertEqual(harness.recv_exact(c, len(pong)), pong)
+            moved += len(ping) + len(pong)
         self.assertEqual(pipes(), 0, "a ping/pong session took a pipe")
+        # Counted as read: all of it, by now.
+        self.assertEqual(relay_bytes(), {"path": "copy" if copy else "splice",
+                                         "bytes_spliced": 0, "bytes_copied": moved})
 
         # The backend sends more than the socket buffers hold while the
         # client does not read yet: on the splice path the bytes wait in a
@@ -146,8 +161,14 @@ class Relay(harness.TestCase):
         received = harness.recv_exact(c, len(down), 60)
         sender.join(60)
         self.assertEqual(harness.sha256(received), harness.sha256(down), "backend -> client bytes")
+        counts = relay_bytes()
+        self.assertEqual(counts["bytes_spliced"] + counts["bytes_copied"], moved + len(down))
         if copy:
             self.assertEqual(pipes(), 0, "MB_RELAY_SPLICE=0: no pipe may be opened")
+            self.assertEqual(counts["bytes_spliced"], 0, "MB_RELAY_SPLICE=0: bytes spliced")
+        else:
+            self.assertGreaterEqual(counts["bytes_spliced"], len(down) * 3 // 4,
+                                    f"bulk bytes spliced: {counts}")
         c.close()
         b.close()
         harness.wait_fds_back(mb, baseline)

@@ -63,6 +63,8 @@ FAMILIES = [
     ("backend_connect_failures_total", "counter"), ("backend_bytes_sent_total", "counter"),
     ("backend_bytes_received_total", "counter"), ("backend_connect_seconds", "histogram"),
     ("backend_check_failures_total", "counter"),
+    # Added after the spec's families, at the end: their order stays a prefix.
+    ("relay_bytes_total", "counter"),
 ]
 FRONTEND_FAMILIES = [n for n, _ in FAMILIES if n.startswith("frontend_")]
 BACKEND_COUNTERS = ["backend_connections_total", "backend_connect_failures_total",
@@ -589,7 +591,8 @@ class Families(StatsCase):
         self.assertEqual(backends, [("web", "a"), ("web", "b"), ("api", "x")],
                          "backends in configuration order")
 
-        want = {key("reloads_total", result="ok"): 0, key("reloads_total", result="failed"): 0}
+        want = {key("reloads_total", result="ok"): 0, key("reloads_total", result="failed"): 0,
+                key("relay_bytes_total", path="splice"): 0, key("relay_bytes_total", path="copy"): 0}
         for f in ("web", "api"):
             for name in FRONTEND_FAMILIES:
                 want[fe(name, f)] = 0

@@ -31,6 +31,7 @@ static const gchar *const families[] = {
   P "backend_bytes_received_total",
   P "backend_connect_seconds",
   P "backend_check_failures_total",
+  P "relay_bytes_total",           /* added after the spec's: last */
 };
 
 static MbSnapshot *
@@ -199,6 +200,8 @@ realistic_snapshot (void)
 
   snapshot->reloads_ok = 3;
   snapshot->reloads_failed = 1;
+  snapshot->relay_bytes_spliced = 60000000;
+  snapshot->relay_bytes_copied = 183456;
   f = mb_snapshot_add_frontend (snapshot, "web");
   f->sessions = 3;
   f->connections = 1200;
@@ -249,8 +252,10 @@ START_TEST (test_empty_snapshot)
   assert_line (text, P "start_time_seconds 1764312345.123");
   assert_line (text, P "reloads_total{result=\"ok\"} 0");
   assert_line (text, P "reloads_total{result=\"failed\"} 0");
-  /* Those four and nothing else. */
-  ck_assert_uint_eq (count_lines (text, P), 4);
+  assert_line (text, P "relay_bytes_total{path=\"splice\"} 0");
+  assert_line (text, P "relay_bytes_total{path=\"copy\"} 0");
+  /* Those six and nothing else. */
+  ck_assert_uint_eq (count_lines (text, P), 6);
 }
 END_TEST
 
@@ -383,7 +388,11 @@ static const gchar expected_small[] =
   "mini_balancer_backend_connect_seconds_count{frontend=\"web\",backend=\"app1\"} 4\n"
   "# HELP mini_balancer_backend_check_failures_total Health checks of the backend that failed.\n"
   "# TYPE mini_balancer_backend_check_failures_total counter\n"
-  "mini_balancer_backend_check_failures_total{frontend=\"web\",backend=\"app1\"} 7\n";
+  "mini_balancer_backend_check_failures_total{frontend=\"web\",backend=\"app1\"} 7\n"
+  "# HELP mini_balancer_relay_bytes_total Bytes the relays read, by the path that moved them: splice (through kernel pipes) or copy (through buffers).\n"
+  "# TYPE mini_balancer_relay_bytes_total counter\n"
+  "mini_balancer_relay_bytes_total{path=\"splice\"} 8388608\n"
+  "mini_balancer_relay_bytes_total{path=\"copy\"} 4160\n";
 
 START_TEST (test_exact_text)
 {
@@ -394,6 +403,8 @@ START_TEST (test_exact_text)
 
   snapshot->reloads_ok = 2;
   snapshot->reloads_failed = 1;
+  snapshot->relay_bytes_spliced = 8 << 20;
+  snapshot->relay_bytes_copied = 4160;
   f = mb_snapshot_add_frontend (snapshot, "web");
   f->sessions = 3;
   f->connections = 10;
@@ -523,6 +534,8 @@ START_TEST (test_large_counters)
   MbBackendSnapshot *b;
 
   snapshot->reloads_ok = G_MAXUINT;
+  snapshot->relay_bytes_spliced = G_MAXUINT64;
+  snapshot->relay_bytes_copied = G_GUINT64_CONSTANT (1) << 53 | 1;
   f = mb_snapshot_add_frontend (snapshot, "web");
   f->sessions = G_MAXUINT;
   f->connections = G_MAXUINT64;
@@ -545,6 +558,8 @@ START_TEST (test_large_counters)
                "18446744073709551615");
   assert_line (text, P "backend_connect_seconds_sum{frontend=\"web\",backend=\"app1\"} "
                "18446744073709.551615");
+  assert_line (text, P "relay_bytes_total{path=\"splice\"} 18446744073709551615");
+  assert_line (text, P "relay_bytes_total{path=\"copy\"} 9007199254740993");
 }
 END_TEST
 
