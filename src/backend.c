@@ -146,7 +146,11 @@ mb_backend_set_admin (MbBackend *backend, MbBackendAdmin admin)
     return;
   backend->admin = admin;
   if (backend->frontend != NULL)
-    mb_balancer_set_excluded (backend->frontend->balancer, backend->index, admin != MB_BACKEND_ENABLED);
+    {
+      g_mutex_lock (&backend->frontend->lock);
+      mb_balancer_set_excluded (backend->frontend->balancer, backend->index, admin != MB_BACKEND_ENABLED);
+      g_mutex_unlock (&backend->frontend->lock);
+    }
   mb_log (G_LOG_LEVEL_MESSAGE, "MB_FRONTEND", backend->frontend_title, "MB_BACKEND", backend->title, NULL,
           "frontend %s: backend %s is %s (control socket)%s", backend->frontend_title, backend->title,
           names[admin], admin == MB_BACKEND_ENABLED ? "" : ": no new session; live sessions go on");
@@ -158,7 +162,11 @@ mb_backend_set_weight (MbBackend *backend, guint weight)
   backend->weight = weight;
   backend->weight_set = TRUE;
   if (backend->frontend != NULL)
-    mb_balancer_set_weight (backend->frontend->balancer, backend->index, weight);
+    {
+      g_mutex_lock (&backend->frontend->lock);
+      mb_balancer_set_weight (backend->frontend->balancer, backend->index, weight);
+      g_mutex_unlock (&backend->frontend->lock);
+    }
   mb_log (G_LOG_LEVEL_MESSAGE, "MB_FRONTEND", backend->frontend_title, "MB_BACKEND", backend->title, NULL,
           "frontend %s: backend %s: weight %u (control socket)", backend->frontend_title, backend->title,
           weight);
@@ -190,7 +198,9 @@ apply (MbBackend *backend, gboolean was_down, const gchar *why)
     }
   if (down == was_down || frontend == NULL)
     return;
+  g_mutex_lock (&frontend->lock);
   mb_balancer_set_down (frontend->balancer, backend->index, down);
+  g_mutex_unlock (&frontend->lock);
   mb_log (down ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_MESSAGE,
           "MB_FRONTEND", backend->frontend_title, "MB_BACKEND", backend->title, NULL,
           "frontend %s: backend %s is %s (%s)", backend->frontend_title, backend->title,

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "admission.h"
 #include "daemon.h"
 #include "error.h"
 #include "fds.h"
@@ -289,7 +290,7 @@ static void
 apply_globals (MbDaemon *daemon, MbConfig *config, const MbReloadPlan *plan)
 {
   mb_log_set_level (MIN (config->log_level + daemon->verbosity, MB_LOG_LEVEL_DEBUG));
-  mb_frontend_set_global_limit (config->max_connections);
+  mb_admission_set_global_limit (config->max_connections);
   mb_fds_set_max_sessions (config->max_connections);
   for (guint i = 0; i < plan->restart_needed->len; i++)
     g_warning ("reload: %s changed in %s: it takes a restart; still running with the value in force",
@@ -354,7 +355,7 @@ apply (MbDaemon *daemon, MbConfig *config, GPtrArray *errors)
   apply_globals (daemon, config, plan);
   mb_config_unref (daemon->config);
   daemon->config = mb_config_ref (config);
-  mb_frontend_recheck_limits ();
+  mb_admission_update_all ();
 
   /* Listeners come and go with frontends: the descriptor budget's base. */
   mb_fds_get_figures (&figures);

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "address.h"
+#include "admission.h"
 #include "error.h"
 #include "fds.h"
 #include "frontend.h"
@@ -22,55 +23,102 @@
 #include "stats.h"
 #include "worker.h"
 
-/* Accepts per wake-up: enough to drain a burst, few enough to stay fair to
- * the sessions that share the loop. */
-#define ACCEPT_BATCH 64
+/* Accepts per wake-up of one worker: enough to drain a burst, few enough
+ * to stay fair to the sessions that share its loop and to leave the rest
+ * of a burst to the other workers (the listener stays ready, and the
+ * kernel wakes a waiting worker for the next connection). */
+#define ACCEPT_BATCH 16
 /* How long a listener rests after running out of descriptors or memory. */
 #define ACCEPT_PAUSE_MS 250
 
+typedef struct Listener Listener;
+
+/* A listener on one worker: its gate (admission.h) is its registration in
+ * that worker's epoll set.  Touched only on that worker's thread. */
 typedef struct {
+  MbGate gate;             /* first: the gate's func gets the door */
+  MbPollerHandle watch;
+  Listener *listener;
+} Door;
+
+struct Listener {
   MbFrontend *frontend;
   GSocket *socket;
   gchar *name;            /* "127.0.0.1:7070" */
-  MbPollerHandle watch;   /* in the main thread's epoll set while accepting */
-} Listener;
+  Door *doors;            /* one per worker, once accepting (main thread) */
+  guint n_doors;
+};
 
-/* Every frontend, so that a session ending anywhere can wake the frontends
- * that the global limit holds back. */
+/* Every frontend, for the status summary. */
 static GPtrArray *all_frontends;
-static guint global_max_connections = MB_DEFAULT_MAX_CONNECTIONS;
-static gint n_held;             /* frontends held at a limit (atomic) */
 
 static void on_incoming (MbPollerHandle *handle, GIOCondition condition);
 
-/* Listeners wait in the main thread's epoll set, like its sessions: its
- * main context then holds no descriptor of its own, and one epoll_wait()
- * per iteration serves it (poller.c). */
+/* The gate's func: the door's listener in this worker's epoll set or not.
+ * EPOLLEXCLUSIVE: one waiting worker is woken per connection. */
 static gboolean
-listener_watching (const Listener *listener)
+door_set_open (MbGate *gate, gboolean open)
 {
-  return listener->watch.condition != 0;
-}
-
-static void
-listener_watch (Listener *listener)
-{
+  Door *door = (Door *) gate;
   g_autoptr(GError) error = NULL;
 
-  if (listener_watching (listener))
-    return;
-  if (!mb_poller_watch (&listener->watch, G_IO_IN, &error))
+  if (!open)
     {
-      /* Only when the kernel is out of memory: rest, as for any shortage. */
-      g_autofree gchar *what = g_strdup_printf ("watch %s", listener->name);
-      mb_frontend_pause (listener->frontend, what, error);
+      mb_poller_unwatch (&door->watch);
+      return FALSE;
     }
+  if (mb_poller_watch_exclusive (&door->watch, &error))
+    return TRUE;
+  /* Only when the kernel is out of memory: rest, as for any shortage. */
+  {
+    g_autofree gchar *what = g_strdup_printf ("watch %s", door->listener->name);
+
+    mb_frontend_pause (door->listener->frontend, what, error);
+  }
+  return FALSE;
 }
 
-static void
-listener_unwatch (Listener *listener)
+/* On each worker: its door of the listener starts to accept. */
+static gboolean
+door_add (gpointer data)
 {
-  mb_poller_unwatch (&listener->watch);
+  Listener *listener = data;
+  Door *door = &listener->doors[mb_worker_index ()];
+
+  mb_admission_add (&door->gate);
+  return G_SOURCE_REMOVE;
+}
+
+/* On each worker, the main thread waiting: its door closes for good. */
+static gboolean
+door_remove (gpointer data)
+{
+  Listener *listener = data;
+  Door *door = &listener->doors[mb_worker_index ()];
+
+  mb_admission_remove (&door->gate);
+  return G_SOURCE_REMOVE;
+}
+
+/* LISTENER starts to accept, on every worker. */
+static void
+listener_open (Listener *listener)
+{
+  if (listener->doors != NULL)
+    return;
+  listener->n_doors = MAX (mb_workers_count (), 1);
+  listener->doors = g_new0 (Door, listener->n_doors);
+  for (guint i = 0; i < listener->n_doors; i++)
+    {
+      Door *door = &listener->doors[i];
+
+      door->gate.frontend = listener->frontend;
+      door->gate.func = door_set_open;
+      door->listener = listener;
+      mb_poller_handle_init (&door->watch, g_socket_get_fd (listener->socket), on_incoming, door);
+    }
+  /* Every worker accepts once this returns (READY=1 follows). */
+  mb_workers_run_each_wait (door_add, listener);
 }
 
 static void
@@ -78,7 +126,11 @@ listener_free (gpointer data)
 {
   Listener *listener = data;
 
-  listener_unwatch (listener);
+  /* Out of every epoll set before the descriptor closes: no worker may be
+   * woken for it, or accept on a number that a new socket reuses. */
+  if (listener->doors != NULL)
+    mb_workers_run_each_wait (door_remove, listener);
+  g_free (listener->doors);
   if (listener->socket != NULL)
     {
       g_socket_close (listener->socket, NULL);
@@ -88,62 +140,13 @@ listener_free (gpointer data)
   g_free (listener);
 }
 
-static gboolean
-below_limits (const MbFrontend *frontend)
-{
-  return (frontend->config->max_connections == 0
-          || (guint) g_atomic_int_get (&frontend->live) < frontend->config->max_connections)
-         && mb_session_count () < global_max_connections;
-}
-
-/* Accepts when neither paused nor at a limit; otherwise leaves new
- * connections in the kernel's backlog.  Never accepts only to drop. */
+/* Every listener of FRONTEND accepts (on every worker), as its limits and
+ * pauses allow. */
 static void
-update_accepting (MbFrontend *frontend)
+open_listeners (MbFrontend *frontend)
 {
-  gboolean below = below_limits (frontend);
-  gboolean was_held = frontend->held;
-
-  if (!below && !was_held)
-    {
-      /* Held from now: a session ending on a worker wakes us.  One that
-       * ended before it could see the flag must not be missed: look again
-       * (the counters and the flag are sequentially consistent atomics). */
-      g_atomic_int_inc (&n_held);
-      g_atomic_int_set (&frontend->held, TRUE);
-      below = below_limits (frontend);
-      if (below)
-        {
-          g_atomic_int_set (&frontend->held, FALSE);
-          g_atomic_int_add (&n_held, -1);
-        }
-    }
-  else if (below && frontend->held)
-    {
-      g_atomic_int_set (&frontend->held, FALSE);
-      g_atomic_int_add (&n_held, -1);
-    }
-  if (!below && !was_held)
-    {
-      gint64 now = g_get_monotonic_time ();
-
-      /* Once per 10 s at most: a busy frontend can touch its limit often. */
-      if (now - frontend->last_limit_log > 10 * G_USEC_PER_SEC || frontend->last_limit_log == 0)
-        {
-          frontend->last_limit_log = now;
-          mb_log (G_LOG_LEVEL_WARNING, "MB_FRONTEND", frontend->title, NULL,
-                  "frontend %s: at max_connections (%d here, %u in all): new connections wait until sessions end",
-                  frontend->title, g_atomic_int_get (&frontend->live), mb_session_count ());
-        }
-    }
-
   for (guint i = 0; i < frontend->listeners->len; i++)
-    {
-      if (below && frontend->resume == 0)
-        listener_watch (frontend->listeners->pdata[i]);
-      else
-        listener_unwatch (frontend->listeners->pdata[i]);
-    }
+    listener_open (frontend->listeners->pdata[i]);
 }
 
 static gboolean
@@ -152,7 +155,8 @@ on_resume (gpointer data)
   MbFrontend *frontend = data;
 
   frontend->resume = 0;
-  update_accepting (frontend);
+  g_atomic_int_set (&frontend->paused, FALSE);
+  mb_admission_update_all ();
   return G_SOURCE_REMOVE;
 }
 
@@ -180,6 +184,8 @@ mb_frontend_pause (MbFrontend *frontend, const gchar *what, const GError *error)
 {
   gint64 now = g_get_monotonic_time ();
 
+  /* This worker's listeners now; every worker's below, on the main thread. */
+  mb_admission_pause_here (frontend);
   if (!mb_worker_is_main ())
     {
       Pause *pause = g_new0 (Pause, 1);
@@ -200,7 +206,9 @@ mb_frontend_pause (MbFrontend *frontend, const gchar *what, const GError *error)
   frontend->last_shortage = now;
   if (frontend->resume == 0 && frontend->listeners->len > 0)
     frontend->resume = g_timeout_add (ACCEPT_PAUSE_MS, on_resume, frontend);
-  update_accepting (frontend);
+  else if (frontend->resume == 0)
+    g_atomic_int_set (&frontend->paused, FALSE);   /* nothing to resume */
+  mb_admission_update_all ();
 }
 
 static gboolean
@@ -237,10 +245,12 @@ take_session_fds (Listener *listener)
   return FALSE;
 }
 
+/* On the worker whose door it is: accepts and starts sessions here. */
 static void
 on_incoming (MbPollerHandle *handle, GIOCondition condition)
 {
-  Listener *listener = handle->data;
+  Door *door = handle->data;
+  Listener *listener = door->listener;
   MbFrontend *frontend = listener->frontend;
 
   for (gint i = 0; i < ACCEPT_BATCH; i++)
@@ -250,13 +260,16 @@ on_incoming (MbPollerHandle *handle, GIOCondition condition)
       gint errnum;
       int client;
 
-      if (!below_limits (frontend))
+      if (!mb_admission_take (frontend))
         {
-          update_accepting (frontend);   /* unwatches this listener */
+          mb_admission_hold (&door->gate);   /* shuts this door */
           return;
         }
       if (!take_session_fds (listener))
-        return;
+        {
+          mb_admission_cancel (frontend);
+          return;
+        }
       /* accept4 rather than g_socket_accept(): one system call instead of
        * eight (GSocket asks the new socket for its type, addresses and
        * options), and no object to allocate per connection. */
@@ -267,13 +280,14 @@ on_incoming (MbPollerHandle *handle, GIOCondition condition)
         {
           mb_session_start (frontend, client, (struct sockaddr *) &peer, peer_len);
           /* That session may have run out of descriptors and paused us:
-           * then this watch is gone, and so is the rest of the batch. */
-          if (!listener_watching (listener))
+           * then this door is shut, and so is the rest of the batch. */
+          if (!door->gate.open)
             return;
           continue;
         }
       errnum = errno;
       mb_fds_session_give ();   /* no session after all */
+      mb_admission_cancel (frontend);
       if (errnum == EAGAIN || errnum == EWOULDBLOCK)
         break;
       if (is_peer_errno (errnum))
@@ -357,7 +371,7 @@ mb_frontend_state_name (const MbFrontend *frontend)
 {
   if (frontend->listeners->len == 0)
     return "closed";
-  if (frontend->resume != 0)
+  if (frontend->resume != 0 || g_atomic_int_get (&frontend->paused))
     return "paused";
   if (g_atomic_int_get (&frontend->held))
     return "held";
@@ -370,42 +384,6 @@ mb_frontend_backends_changed (MbFrontend *frontend)
   g_autofree gchar *summary = mb_frontend_summary ();
 
   mb_notify_status (summary);
-}
-
-void
-mb_frontend_set_global_limit (guint max_connections)
-{
-  global_max_connections = max_connections;
-}
-
-void
-mb_frontend_session_started (MbFrontend *frontend)
-{
-  g_atomic_int_inc (&frontend->live);
-}
-
-/* On the main thread: a session ended, a place may be free under a limit. */
-static gboolean
-wake_held (gpointer data)
-{
-  for (guint i = 0; all_frontends != NULL && i < all_frontends->len; i++)
-    {
-      MbFrontend *frontend = all_frontends->pdata[i];
-
-      if (frontend->held)
-        update_accepting (frontend);
-    }
-  return G_SOURCE_REMOVE;
-}
-
-void
-mb_frontend_session_ended (MbFrontend *frontend)
-{
-  g_atomic_int_add (&frontend->live, -1);
-  /* Only a held frontend needs telling (rarely: at a limit). */
-  if (g_atomic_int_get (&n_held) == 0)
-    return;
-  mb_worker_run_on_main (wake_held, NULL);
 }
 
 /* The summary of the clients that no_backend_log kept out of the log. */
@@ -451,6 +429,8 @@ mb_frontend_new (MbConfig *owner, const MbFrontendConfig *config)
   frontend->title = g_strdup (config->title);
   frontend->owner = mb_config_ref (owner);
   frontend->config = config;
+  g_mutex_init (&frontend->lock);
+  mb_admission_set_frontend_limit (frontend, config->max_connections);
   frontend->backends = g_ptr_array_new_with_free_func ((GDestroyNotify) mb_backend_unref);
   for (guint i = 0; i < config->backends->len; i++)
     g_ptr_array_add (frontend->backends,
@@ -487,6 +467,7 @@ frontend_free (gpointer data)
   mb_config_unref (frontend->owner);
   g_free (frontend->history);
   g_free (frontend->title);
+  g_mutex_clear (&frontend->lock);
   g_free (frontend);
   return G_SOURCE_REMOVE;
 }
@@ -586,11 +567,14 @@ add_listener (MbFrontend *frontend, const MbFrontendConfig *config, MbInherited 
                    frontend->title, name, mb_error_reason (local_error));
       return FALSE;
     }
+  /* Accepted sockets inherit TCP_NODELAY (Linux): we pass on what arrives
+   * when it arrives, the peers did their own coalescing; set here, it costs
+   * no system call per client. */
+  g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
   listener = g_new0 (Listener, 1);
   listener->frontend = frontend;
   listener->socket = socket;
   listener->name = g_steal_pointer (&name);
-  mb_poller_handle_init (&listener->watch, g_socket_get_fd (socket), on_incoming, listener);
   g_ptr_array_add (listeners, listener);
   return TRUE;
 }
@@ -666,7 +650,7 @@ void
 mb_frontend_start (MbFrontend *frontend)
 {
   log_listening (frontend);
-  update_accepting (frontend);
+  open_listeners (frontend);
   if (frontend->config->health_check != NULL && frontend->health == NULL)
     frontend->health = mb_health_start (frontend);
 }
@@ -678,6 +662,7 @@ mb_frontend_stop_listening (MbFrontend *frontend)
     g_source_remove (frontend->resume);
   frontend->resume = 0;
   g_ptr_array_set_size (frontend->listeners, 0);
+  g_atomic_int_set (&frontend->paused, FALSE);
 }
 
 gboolean
@@ -685,7 +670,7 @@ mb_frontend_listen_again (MbFrontend *frontend, GError **error)
 {
   if (!mb_frontend_bind (frontend, NULL, error))
     return FALSE;
-  update_accepting (frontend);
+  open_listeners (frontend);
   return TRUE;
 }
 
@@ -694,13 +679,6 @@ mb_frontend_close (MbFrontend *frontend)
 {
   g_clear_pointer (&frontend->health, mb_health_stop);
   mb_frontend_stop_listening (frontend);
-}
-
-void
-mb_frontend_recheck_limits (void)
-{
-  for (guint i = 0; all_frontends != NULL && i < all_frontends->len; i++)
-    update_accepting (all_frontends->pdata[i]);
 }
 
 /* FRONTEND's backends after a reload: the objects of the kept ones (state
@@ -715,6 +693,7 @@ update_backends (MbFrontend *frontend, const MbFrontendChange *change)
   g_autofree MbBackendSpec *specs = NULL;
   g_autofree gboolean *down = NULL;
   MbBalancer *balancer;
+  GPtrArray *old_backends;
 
   for (guint i = 0; i < frontend->backends->len; i++)
     {
@@ -747,14 +726,17 @@ update_backends (MbFrontend *frontend, const MbFrontendChange *change)
   g_assert (backends->len == config->backends->len);
   down = g_new0 (gboolean, backends->len);
   specs = backend_specs (backends, down);
+  g_mutex_lock (&frontend->lock);
   balancer = mb_balancer_new_from (frontend->balancer, config->balance, specs, backends->len, down);
   mb_balancer_free (frontend->balancer);
   frontend->balancer = balancer;
   g_free (frontend->backend_live);
   frontend->backend_live = g_new0 (guint, backends->len);
-  /* Sessions hold the old list: it goes when the last of them ends. */
-  g_ptr_array_unref (frontend->backends);
+  old_backends = frontend->backends;
   frontend->backends = g_steal_pointer (&backends);
+  g_mutex_unlock (&frontend->lock);
+  /* Sessions hold the old list: it goes when the last of them ends. */
+  g_ptr_array_unref (old_backends);
 }
 
 void
@@ -763,6 +745,7 @@ mb_frontend_update (MbFrontend *frontend, MbConfig *owner, const MbFrontendChang
 {
   const MbFrontendConfig *config = change->new_config;
   gboolean checks_kept = mb_reload_same_checks (frontend->config->health_check, config->health_check);
+  MbConfig *old_owner;
 
   if (listeners != NULL)
     {
@@ -781,15 +764,19 @@ mb_frontend_update (MbFrontend *frontend, MbConfig *owner, const MbFrontendChang
       mb_backend_update (frontend->backends->pdata[i], i, config->backends->pdata[i]);
 
   /* The settings in force; the health checks read theirs from there. */
+  old_owner = frontend->owner;
+  g_mutex_lock (&frontend->lock);
   frontend->config = config;
-  mb_config_ref (owner);
-  mb_config_unref (frontend->owner);
-  frontend->owner = owner;
+  frontend->owner = mb_config_ref (owner);
+  g_mutex_unlock (&frontend->lock);
+  mb_config_unref (old_owner);
+  mb_admission_set_frontend_limit (frontend, config->max_connections);
   if (frontend->health != NULL)
     mb_health_update (frontend->health, config->health_check);
   else if (config->health_check != NULL)
     frontend->health = mb_health_start (frontend);
-  update_accepting (frontend);
+  open_listeners (frontend);
+  mb_admission_update_all ();
 }
 
 void
@@ -799,11 +786,6 @@ mb_frontend_remove (MbFrontend *frontend)
     return;
   frontend->removed = TRUE;
   mb_frontend_close (frontend);
-  if (frontend->held)
-    {
-      g_atomic_int_set (&frontend->held, FALSE);
-      g_atomic_int_add (&n_held, -1);
-    }
   for (guint i = 0; i < frontend->backends->len; i++)
     mb_backend_detach (frontend->backends->pdata[i]);
   g_ptr_array_remove (all_frontends, frontend);

@@ -16,12 +16,17 @@
  * removed frontend stops listening and checking at once, and lives on
  * until its last session ends.
  *
- * Workers see a consistent frontend because they never read its mutable
- * parts: a session copies the settings it uses (timeouts) when it starts,
- * on the main thread, and holds a reference to the backend list it was
- * planned over (`backends`: a reload installs a new array rather than
- * changing the old one).  What workers touch is immutable (title) or
- * atomic (live, held); everything else is the main thread's.
+ * Workers accept (admission.h) and plan a new client's backends
+ * themselves, so they read a frontend's settings, backend list and
+ * balancer: under the frontend's lock, which the main thread takes to
+ * change any of them (a reload, a backend down or up, a weight).  A plan is
+ * one pick of the algorithm under that lock, so round-robin stays exact
+ * across workers: every connection moves it by exactly one step, in the
+ * order the workers take the lock.  A session copies the settings it uses
+ * (timeouts) when it starts, and holds a reference to the backend list it
+ * was planned over (`backends`: a reload installs a new array rather than
+ * changing the old one), so nothing changes under it afterwards.  The rest
+ * that workers touch is immutable (title) or atomic (counts, flags).
  */
 #pragma once
 
@@ -43,6 +48,10 @@ struct MbFrontend {
   gint ref_count;                  /* atomic */
   gchar *title;                    /* immutable */
   gint live;                       /* sessions of this frontend (atomic: they end on workers) */
+  gint max_live;                   /* its max_connections, 0: none (atomic, admission.h) */
+  gint held;                       /* gates held at a limit, all workers (atomic) */
+  gint paused;                     /* resting after a shortage (atomic) */
+  gint64 last_limit_log;           /* when "at max_connections" was logged (atomic) */
   MbRateLimit no_backend_log;      /* "no backend accepted" lines (any thread) */
   /* Counters (stats.h), any thread: */
   guint64 connections;             /* clients accepted */
@@ -50,22 +59,23 @@ struct MbFrontend {
   guint64 bytes_received;          /* from clients */
   guint64 bytes_sent;              /* to clients */
   guint64 proxy_errors;            /* bad PROXY protocol headers */
-  /* Main thread only: */
+  /* The main thread's; workers read them under lock: */
+  GMutex lock;
   MbConfig *owner;                 /* holds config */
   const MbFrontendConfig *config;  /* the settings in force */
   GPtrArray *backends;             /* MbBackend, in the config's order; replaced, never
                                     * changed, by a reload: sessions hold it */
   MbBalancer *balancer;            /* over backends, by index */
+  guint *backend_live;             /* the backends' live counts, read for a plan */
+  /* Main thread only: */
   gboolean removed;                /* by a reload: no listener, no check, no new session */
   /* private */
   GPtrArray *listeners;
-  gint held;                       /* at a max_connections limit: not accepting (atomic) */
-  guint *backend_live;             /* the backends' live counts, read for a plan */
   MbHealth *health;                /* active checks, or NULL */
   guint resume;                    /* timer while paused for lack of resources */
   struct MbHistorySample *history; /* a ring of MB_FRONTEND_HISTORY samples (snapshot.h) */
   guint history_next, history_len;
-  gint64 last_shortage, last_limit_log;
+  gint64 last_shortage;
 };
 
 /* A frontend for CONFIG, a section of OWNER (referenced), not listening
@@ -111,7 +121,7 @@ void mb_frontend_remove (MbFrontend *frontend);
 
 /* The backends a new connection from a client whose address hashes to KEY
  * tries, in order, into ORDER (room for backends->len); returns how many.
- * On the main thread (see balancer.h). */
+ * Any thread, with the frontend's lock held (see balancer.h). */
 guint mb_frontend_plan (MbFrontend *frontend, guint64 key, guint *order);
 /* "listening", "held" (at a max_connections limit) or "paused" (resting
  * after a shortage of descriptors or memory); "closed" once it no longer
@@ -130,16 +140,6 @@ void mb_frontend_backends_changed (MbFrontend *frontend);
  * force. */
 gchar *mb_frontend_summary (void);
 
-/* The limit on live sessions of all frontends together (max_connections). */
-void mb_frontend_set_global_limit (guint max_connections);
-/* A limit changed (reload): every frontend looks again whether it may
- * accept. */
-void mb_frontend_recheck_limits (void);
-/* Sessions tell their frontend when they start and end, so that it stops
- * accepting at max_connections and starts again below.  Started: on the
- * main thread; ended: on any worker. */
-void mb_frontend_session_started (MbFrontend *frontend);
-void mb_frontend_session_ended (MbFrontend *frontend);
 /* Stops accepting for a moment after WHAT failed for lack of descriptors or
  * memory (ERROR); logs once per shortage.  From any thread. */
 void mb_frontend_pause (MbFrontend *frontend, const gchar *what, const GError *error);

@@ -14,6 +14,7 @@
 
 #include <glib-unix.h>
 
+#include "admission.h"
 #include "admin.h"
 #include "config.h"
 #include "daemon.h"
@@ -312,7 +313,7 @@ main (int argc, char **argv)
 
   mb_log_set_level (MIN (config->log_level + (guint) verbosity, MB_LOG_LEVEL_DEBUG));
   mb_fds_init (mb_privileges_raise_fd_limit (), config->max_connections);
-  mb_frontend_set_global_limit (config->max_connections);
+  mb_admission_set_global_limit (config->max_connections);
   daemon.runtime = mb_daemon_new (config, (guint) verbosity);
   status = run (&daemon, config);
   g_clear_pointer (&daemon.admin, mb_admin_free);

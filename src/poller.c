@@ -216,6 +216,27 @@ mb_poller_watch (MbPollerHandle *handle, GIOCondition condition, GError **error)
   return TRUE;
 }
 
+gboolean
+mb_poller_watch_exclusive (MbPollerHandle *handle, GError **error)
+{
+  struct epoll_event event = { 0 };
+  Poller *p;
+
+  if (handle->condition != 0)
+    return TRUE;
+  if ((p = get_poller (error)) == NULL)
+    return FALSE;
+  event.events = EPOLLIN | EPOLLEXCLUSIVE;
+  event.data.ptr = handle;
+  if (epoll_ctl (p->epfd, EPOLL_CTL_ADD, handle->fd, &event) < 0)
+    {
+      g_set_error (error, MB_ERROR, MB_ERROR_IO, "epoll_ctl: %s", g_strerror (errno));
+      return FALSE;
+    }
+  handle->condition = G_IO_IN | G_IO_HUP | G_IO_ERR;
+  return TRUE;
+}
+
 /* HANDLE may be further down the batch being dispatched: never call it. */
 static void
 drop_pending (MbPollerHandle *handle)

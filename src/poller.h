@@ -48,6 +48,12 @@ void mb_poller_handle_init (MbPollerHandle *handle, int fd, MbPollerFunc func, g
 /* Watches CONDITION (G_IO_IN, G_IO_OUT) plus G_IO_HUP and G_IO_ERR, which
  * are always reported: watching 0 still reports those two. */
 gboolean mb_poller_watch (MbPollerHandle *handle, GIOCondition condition, GError **error);
+/* Watches G_IO_IN with EPOLLEXCLUSIVE, for a listening socket that is in
+ * every worker's set: a new connection wakes one waiting worker, not all
+ * (admission.h).  Such a registration cannot be changed, only unwatched
+ * (EPOLL_CTL_MOD refuses EPOLLEXCLUSIVE); a handle already watched is left
+ * as it is. */
+gboolean mb_poller_watch_exclusive (MbPollerHandle *handle, GError **error);
 void mb_poller_unwatch (MbPollerHandle *handle);
 /* Like mb_poller_unwatch() for a descriptor the caller closes right away,
  * before the main loop runs again: closing it takes it out of the set, so

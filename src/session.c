@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "address.h"
+#include "admission.h"
 #include "error.h"
 #include "fds.h"
 #include "log.h"
@@ -28,7 +29,6 @@ typedef struct {
   GPtrArray *backends;         /* a reference: the frontend's list when planned */
   guint64 connect_timeout_ms;  /* the frontend's when planned */
   guint64 idle_timeout_ms;
-  MbWorker *worker;            /* the thread it lives on */
   int client;                  /* descriptors: -1 when closed */
   gchar *client_name;
   gint64 started;              /* monotonic, microseconds */
@@ -49,9 +49,9 @@ typedef struct {
   MbRelay *relay;              /* once connected */
 } Session;
 
-/* This thread's sessions: each lives and ends on one worker (worker.h). */
+/* This thread's sessions: each lives and ends on the worker that accepted
+ * it (worker.h). */
 static __thread GQueue live_sessions = G_QUEUE_INIT;
-static gint total_sessions;    /* all threads (atomic), counted from the hand-over */
 static GSourceFunc idle_callback;
 static gpointer idle_user_data;
 
@@ -157,11 +157,8 @@ session_end (Session *session)
   g_free (session->client_name);
   if (session->link.prev != NULL || live_sessions.head == &session->link)
     g_queue_unlink (&live_sessions, &session->link);
-  mb_worker_session_ended (session->worker);
-  /* Every count down before the frontend looks whether it may accept
-   * again: it reads them all. */
-  last = g_atomic_int_dec_and_test (&total_sessions);
-  mb_frontend_session_ended (session->frontend);
+  /* Every count down before a held listener looks again (admission.h). */
+  last = mb_admission_give (session->frontend);
   mb_frontend_unref (session->frontend);
   g_free (session);
 
@@ -245,7 +242,8 @@ static void
 on_connect_ready (MbPollerHandle *handle, GIOCondition condition)
 {
   Session *session = handle->data;
-  gint errnum = mb_address_take_error (session->backend);
+  /* Writable without an error or a hang-up: connected, no need to ask. */
+  gint errnum = condition & (G_IO_ERR | G_IO_HUP) ? mb_address_take_error (session->backend) : 0;
 
   if (errnum == 0)
     connected (session);
@@ -387,19 +385,15 @@ first_socket (Session *session)
   return FALSE;
 }
 
-/* On the session's worker. */
-static gboolean
-session_begin (gpointer data)
+static void
+session_begin (Session *session)
 {
-  Session *session = data;
   MbFrontend *frontend = session->frontend;
 
   g_queue_push_tail_link (&live_sessions, &session->link);
-  set_nodelay (session->client);
   mb_log (G_LOG_LEVEL_INFO, "MB_FRONTEND", frontend->title, "MB_CLIENT", client_name (session), NULL,
           "frontend %s: %s: serving connection", frontend->title, client_name (session));
   try_connect (session);
-  return G_SOURCE_REMOVE;
 }
 
 /* Source-hash's key: a hash of the client's IP address (an IPv4 client of
@@ -427,9 +421,6 @@ mb_session_start (MbFrontend *frontend, int client, const struct sockaddr *peer,
 
   session->link.data = session;
   session->frontend = mb_frontend_ref (frontend);
-  session->backends = g_ptr_array_ref (frontend->backends);
-  session->connect_timeout_ms = frontend->config->connect_timeout_ms;
-  session->idle_timeout_ms = frontend->config->idle_timeout_ms;
   session->client = client;
   session->backend = -1;
   /* The address is asked for (getpeername) only when a line will name it:
@@ -438,37 +429,37 @@ mb_session_start (MbFrontend *frontend, int client, const struct sockaddr *peer,
     client_name (session);
   session->started = g_get_monotonic_time ();
   mb_trim_note_activity (session->started);
-  /* Here, on the accepting thread: the order of picks is the order of
-   * accepts, and the counts are up to date for the next accept. */
+  /* The settings and the plan under the frontend's lock (frontend.h): one
+   * pick, and a consistent view of a frontend that a reload may change. */
+  g_mutex_lock (&frontend->lock);
+  session->backends = g_ptr_array_ref (frontend->backends);
+  session->connect_timeout_ms = frontend->config->connect_timeout_ms;
+  session->idle_timeout_ms = frontend->config->idle_timeout_ms;
   session->order = session->backends->len <= G_N_ELEMENTS (session->order_here)
                    ? session->order_here : g_new (guint, session->backends->len);
   session->n_order = mb_frontend_plan (frontend,
                                        frontend->config->balance == MB_BALANCE_SOURCE_HASH
                                        ? address_key (peer, peer_len) : 0,
                                        session->order);
-  mb_counter_inc (&frontend->connections);
-  g_atomic_int_inc (&total_sessions);
-  mb_frontend_session_started (frontend);
-  /* An empty plan (every backend drained or in maintenance): the worker
-   * closes the client as when none accepts. */
+  /* Counted before the lock goes, so that the next plan sees it
+   * (least-connections, random-two). */
   if (session->n_order > 0)
-    {
-      /* Counted from now, so that the next plan sees it (least-connections). */
-      count_on (session, session->backends->pdata[session->order[0]]);
-      /* The first backend socket here too: when descriptors run out, this
-       * client is closed and the frontend pauses before it accepts the
-       * next one (a worker could tell it only after the rest of the batch). */
-      if (!first_socket (session))
-        return;
-    }
-  session->worker = mb_worker_choose ();
-  mb_worker_run (session->worker, session_begin, session);
+    count_on (session, session->backends->pdata[session->order[0]]);
+  g_mutex_unlock (&frontend->lock);
+  mb_counter_inc (&frontend->connections);
+  /* An empty plan (every backend drained or in maintenance): the client is
+   * closed as when none accepts.  When descriptors run out for the first
+   * backend socket, this client is closed and the frontend pauses before
+   * this worker accepts the next one. */
+  if (session->n_order > 0 && !first_socket (session))
+    return;
+  session_begin (session);
 }
 
 guint
 mb_session_count (void)
 {
-  return (guint) g_atomic_int_get (&total_sessions);
+  return mb_admission_sessions ();
 }
 
 void

@@ -10,12 +10,12 @@
 #include "trim.h"
 
 static gint armed;              /* a check is pending (atomic); its source's data */
-static gint64 last_activity;    /* main thread only: monotonic, microseconds */
+static gint64 last_activity;    /* monotonic, microseconds; any thread (atomic: workers accept) */
 
 static gboolean
 on_check (gpointer data)
 {
-  gint64 quiet_us = g_get_monotonic_time () - last_activity;
+  gint64 quiet_us = g_get_monotonic_time () - __atomic_load_n (&last_activity, __ATOMIC_RELAXED);
   gboolean pipes;
 
   if (quiet_us < (gint64) MB_TRIM_QUIET_MS * 1000)
@@ -49,7 +49,7 @@ mb_trim_request (void)
 void
 mb_trim_note_activity (gint64 now_us)
 {
-  last_activity = now_us;
+  __atomic_store_n (&last_activity, now_us, __ATOMIC_RELAXED);
 }
 
 void

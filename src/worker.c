@@ -1,6 +1,7 @@
 /* worker.c - the session threads; see worker.h. */
 #include "build-config.h"
 
+#include "admission.h"
 #include "error.h"
 #include "poller.h"
 #include "relay.h"
@@ -12,7 +13,6 @@ struct MbWorker {
   GThread *thread;          /* NULL for the main thread (worker 0) */
   GMainContext *context;    /* NULL for the main thread: the global default */
   GMainLoop *loop;
-  gint sessions;            /* live sessions on this worker (atomic) */
   /* start-up handshake */
   GMutex lock;
   GCond cond;
@@ -22,7 +22,6 @@ struct MbWorker {
 
 static MbWorker **workers;
 static guint n_workers;
-static guint next_choice;
 static __thread MbWorker *self;
 
 static gpointer
@@ -147,6 +146,7 @@ mb_workers_stop (void)
     worker_free (workers[0]);
   g_clear_pointer (&workers, g_free);
   n_workers = 0;
+  mb_admission_reset ();
   self = NULL;
 }
 
@@ -156,37 +156,10 @@ mb_workers_count (void)
   return n_workers;
 }
 
-MbWorker *
-mb_worker_choose (void)
+guint
+mb_worker_index (void)
 {
-  MbWorker *best = NULL;
-  gint fewest = G_MAXINT;
-
-  if (n_workers == 0)
-    return NULL;
-  /* Fewest sessions; among equals, the one after the last chosen, so that
-   * an idle daemon spreads sequential clients over every worker. */
-  for (guint k = 0; k < n_workers; k++)
-    {
-      MbWorker *worker = workers[(next_choice + k) % n_workers];
-      gint sessions = g_atomic_int_get (&worker->sessions);
-
-      if (sessions < fewest)
-        {
-          best = worker;
-          fewest = sessions;
-        }
-    }
-  next_choice = (best->index + 1) % n_workers;
-  g_atomic_int_inc (&best->sessions);
-  return best;
-}
-
-void
-mb_worker_session_ended (MbWorker *worker)
-{
-  if (worker != NULL)
-    g_atomic_int_add (&worker->sessions, -1);
+  return self != NULL ? self->index : 0;
 }
 
 void
@@ -214,6 +187,56 @@ mb_workers_run_each (GSourceFunc func, gpointer data)
     func (data);
   for (guint i = 0; i < n_workers; i++)
     mb_worker_run (workers[i], func, data);
+}
+
+void
+mb_worker_run_at (guint index, GSourceFunc func, gpointer data)
+{
+  if (index < n_workers)
+    mb_worker_run (workers[index], func, data);
+  else if (index == 0)
+    func (data);
+}
+
+typedef struct {
+  GSourceFunc func;
+  gpointer data;
+  GMutex lock;
+  GCond cond;
+  guint remaining;      /* workers still to run it */
+} Barrier;
+
+static gboolean
+barrier_step (gpointer data)
+{
+  Barrier *barrier = data;
+
+  barrier->func (barrier->data);
+  g_mutex_lock (&barrier->lock);
+  if (--barrier->remaining == 0)
+    g_cond_signal (&barrier->cond);
+  g_mutex_unlock (&barrier->lock);
+  return G_SOURCE_REMOVE;
+}
+
+void
+mb_workers_run_each_wait (GSourceFunc func, gpointer data)
+{
+  Barrier barrier = { .func = func, .data = data };
+
+  g_return_if_fail (mb_worker_is_main ());
+  g_mutex_init (&barrier.lock);
+  g_cond_init (&barrier.cond);
+  barrier.remaining = n_workers > 1 ? n_workers - 1 : 0;
+  for (guint i = 1; i < n_workers; i++)
+    g_main_context_invoke (workers[i]->context, barrier_step, &barrier);
+  func (data);
+  g_mutex_lock (&barrier.lock);
+  while (barrier.remaining > 0)
+    g_cond_wait (&barrier.cond, &barrier.lock);
+  g_mutex_unlock (&barrier.lock);
+  g_mutex_clear (&barrier.lock);
+  g_cond_clear (&barrier.cond);
 }
 
 gboolean

@@ -39,10 +39,8 @@ gboolean mb_workers_start (guint n, GError **error);
 void mb_workers_stop (void);
 guint mb_workers_count (void);
 
-/* The worker to give a new session to (fewest live sessions): counts the
- * session in.  mb_worker_session_ended() counts it out. */
-MbWorker *mb_worker_choose (void);
-void mb_worker_session_ended (MbWorker *worker);
+/* This thread's worker number: 0 for the main thread, else 1 .. count-1. */
+guint mb_worker_index (void);
 /* Runs FUNC (DATA) on WORKER's thread: now if that is this thread, else
  * from its main loop. */
 void mb_worker_run (MbWorker *worker, GSourceFunc func, gpointer data);
@@ -53,6 +51,14 @@ gboolean mb_worker_is_main (void);
 /* Runs FUNC (DATA) on every worker's thread (the main thread's now), as
  * mb_worker_run() does: mb_workers_count() times, once when none runs. */
 void mb_workers_run_each (GSourceFunc func, gpointer data);
+/* Runs FUNC (DATA) on the worker numbered INDEX, as mb_worker_run(). */
+void mb_worker_run_at (guint index, GSourceFunc func, gpointer data);
+/* Runs FUNC (DATA) on every worker's thread and returns once each has run
+ * it: from the main thread only (which runs it first, itself).  For what
+ * must be done everywhere before the caller goes on: a listener leaves
+ * every epoll set before it is closed.  Workers never wait for the main
+ * thread, so this cannot deadlock. */
+void mb_workers_run_each_wait (GSourceFunc func, gpointer data);
 
 /* Attaches SOURCE to this thread's context and returns it (the caller
  * keeps the reference). */

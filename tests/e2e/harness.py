@@ -645,6 +645,10 @@ def config(*frontends, **options):
     holds that many sessions, where the daemon warns at start-up that it
     cannot hold the default 10000."""
     options.setdefault("max_connections", 1000)
+    # MB_TEST_WORKERS=N runs the suite with workers = N wherever a test does
+    # not choose (.ci/run runs it with 1 and with 4 as well as the default).
+    if os.environ.get("MB_TEST_WORKERS"):
+        options.setdefault("workers", os.environ["MB_TEST_WORKERS"])
     head = "".join(f"{k} = {v}\n" for k, v in options.items())
     return head + "\n" + "\n".join(frontends)
 

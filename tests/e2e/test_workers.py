@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""workers = N: sessions spread over N threads, each with its own epoll set;
-round-robin stays exact, and stopping ends the sessions of every worker."""
+"""workers = N: N threads, each with its own epoll set, each accepting from
+the same listening socket (EPOLLEXCLUSIVE) and serving the sessions it
+accepted; round-robin stays exact, and stopping ends the sessions of every
+worker."""
 
 import os
 import signal
@@ -39,11 +41,13 @@ def listening_inodes(pid):
     return inodes
 
 
-def epoll_sets(mb):
-    """For each epoll descriptor of the daemon, how many session sockets it
-    watches (the "tfd:" lines of /proc/PID/fdinfo that name a socket which
-    is not listening: a set also holds its context's wake-up eventfd, and the
-    main thread's holds the listeners)."""
+EPOLLEXCLUSIVE = 1 << 28
+
+
+def epoll_entries(mb):
+    """For each epoll descriptor of the daemon, its entries (the "tfd:" lines
+    of /proc/PID/fdinfo) as (what the descriptor is, events mask, whether
+    it is a listening socket)."""
     listening = {f"socket:[{i}]" for i in listening_inodes(mb.proc.pid)}
     sets = []
     fd_dir = f"/proc/{mb.proc.pid}/fd"
@@ -51,22 +55,44 @@ def epoll_sets(mb):
         try:
             if os.readlink(f"{fd_dir}/{fd}") != "anon_inode:[eventpoll]":
                 continue
+            entries = []
             with open(f"/proc/{mb.proc.pid}/fdinfo/{fd}") as f:
-                targets = [line.split()[1] for line in f if line.startswith("tfd:")]
-            links = [os.readlink(f"{fd_dir}/{t}") for t in targets]
-            sets.append(sum(1 for link in links
-                            if link.startswith("socket:") and link not in listening))
+                for line in f:
+                    if line.startswith("tfd:"):
+                        fields = line.split()
+                        link = os.readlink(f"{fd_dir}/{fields[1]}")
+                        entries.append((link, int(fields[3], 16), link in listening))
+            sets.append(entries)
         except FileNotFoundError:
             pass
-    return sorted(sets)
+    return sets
+
+
+def epoll_sets(mb):
+    """For each epoll set, how many session sockets it watches (a set also
+    holds its context's wake-up eventfd and the listening sockets)."""
+    return sorted(sum(1 for link, _, listener in entries if link.startswith("socket:") and not listener)
+                  for entries in epoll_entries(mb))
+
+
+def wait_sessions(mb, n):
+    """Waits until the epoll sets hold N sessions, each whole in one set:
+    both sockets of a session are in the set of the worker that accepted it
+    (the client's joins once the backend's connect is through)."""
+    def whole():
+        sets = epoll_sets(mb)
+        return sum(sets) == 2 * n and not any(k % 2 for k in sets)
+    harness.wait_for(whole, harness.CLOSE_TIMEOUT,
+                     f"{n} sessions, each whole in one epoll set (now {epoll_sets(mb)})")
 
 
 class Workers(harness.TestCase):
 
     def test_threads_and_one_epoll_set_each(self):
         """workers = 3: two more threads (the main thread is the first
-        worker), and six sessions end up two per worker: each worker's epoll
-        set holds the four sockets of its two sessions."""
+        worker); each worker's epoll set holds the listening socket, with
+        EPOLLEXCLUSIVE (one worker woken per connection), and the sessions
+        it accepted, both sockets of each."""
         backend = self.controlled_backend()
         front = harness.free_addr()
         mb = self.daemon(harness.config(harness.frontend("web", front, [("app", backend.addr)]),
@@ -74,10 +100,16 @@ class Workers(harness.TestCase):
         names = thread_names(mb)
         self.assertEqual(sorted(n for n in names if n.startswith("mb-worker-")),
                          ["mb-worker-1", "mb-worker-2"], names)
+        sets = epoll_entries(mb)
+        self.assertEqual(len(sets), 3, sets)
+        for entries in sets:
+            listeners = [events for _, events, listener in entries if listener]
+            self.assertEqual(len(listeners), 1, f"the listener in every worker's set: {entries}")
+            self.assertTrue(listeners[0] & EPOLLEXCLUSIVE, f"watched with EPOLLEXCLUSIVE: {entries}")
         self.assertEqual(epoll_sets(mb), [0, 0, 0], "no session yet")
 
         pairs = [self.established(front, backend) for _ in range(6)]
-        self.assertEqual(epoll_sets(mb), [4, 4, 4], "sessions spread over the workers")
+        wait_sessions(mb, 6)
 
         for c, b in pairs:
             harness.send_all(c, b"x" * 1000)
@@ -118,7 +150,7 @@ class Workers(harness.TestCase):
         mb = self.daemon(harness.config(harness.frontend("web", front, [("app", backend.addr)]),
                                         workers=3, shutdown_timeout=0))
         pairs = [self.established(front, backend) for _ in range(6)]
-        self.assertEqual(epoll_sets(mb), [4, 4, 4])
+        wait_sessions(mb, 6)
         mb.signal(signal.SIGTERM)
         for c, _ in pairs:
             harness.wait_closed(c)
@@ -132,7 +164,7 @@ class Workers(harness.TestCase):
         mb = self.daemon(harness.config(harness.frontend("web", front, [("app", backend.addr)]),
                                         workers=2, shutdown_timeout="10s"))
         pairs = [self.established(front, backend) for _ in range(4)]
-        self.assertEqual(epoll_sets(mb), [4, 4])
+        wait_sessions(mb, 4)
         mb.signal(signal.SIGTERM)
         mb.wait_notify("STOPPING=1")
         for c, b in pairs:
