@@ -78,25 +78,26 @@ door_set_open (MbGate *gate, gboolean open)
   return FALSE;
 }
 
-/* On each worker: its door of the listener starts to accept. */
+/* LISTENER's door on this worker. */
+static MbGate *
+gate_here (Listener *listener)
+{
+  return &listener->doors[mb_worker_index ()].gate;
+}
+
+/* On each worker, the main thread waiting: its door of the listener
+ * starts to accept, or closes for good. */
 static gboolean
 door_add (gpointer data)
 {
-  Listener *listener = data;
-  Door *door = &listener->doors[mb_worker_index ()];
-
-  mb_admission_add (&door->gate);
+  mb_admission_add (gate_here (data));
   return G_SOURCE_REMOVE;
 }
 
-/* On each worker, the main thread waiting: its door closes for good. */
 static gboolean
 door_remove (gpointer data)
 {
-  Listener *listener = data;
-  Door *door = &listener->doors[mb_worker_index ()];
-
-  mb_admission_remove (&door->gate);
+  mb_admission_remove (gate_here (data));
   return G_SOURCE_REMOVE;
 }
 

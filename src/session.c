@@ -2,6 +2,7 @@
 #include "build-config.h"
 
 #include <errno.h>
+#include <string.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -29,6 +30,7 @@ typedef struct {
   GPtrArray *backends;         /* a reference: the frontend's list when planned */
   guint64 connect_timeout_ms;  /* the frontend's when planned */
   guint64 idle_timeout_ms;
+  MbWorker *worker;            /* the thread it lives on */
   int client;                  /* descriptors: -1 when closed */
   gchar *client_name;
   gint64 started;              /* monotonic, microseconds */
@@ -157,6 +159,7 @@ session_end (Session *session)
   g_free (session->client_name);
   if (session->link.prev != NULL || live_sessions.head == &session->link)
     g_queue_unlink (&live_sessions, &session->link);
+  mb_worker_session_ended (session->worker);
   /* Every count down before a held listener looks again (admission.h). */
   last = mb_admission_give (session->frontend);
   mb_frontend_unref (session->frontend);
@@ -414,12 +417,14 @@ address_key (const struct sockaddr *peer, socklen_t len)
   return 0;
 }
 
-void
-mb_session_start (MbFrontend *frontend, int client, const struct sockaddr *peer, socklen_t peer_len)
+/* Starts the session on this worker, WORKER. */
+static void
+start_here (MbFrontend *frontend, MbWorker *worker, int client, const struct sockaddr *peer, socklen_t peer_len)
 {
   Session *session = g_new0 (Session, 1);
 
   session->link.data = session;
+  session->worker = worker;
   session->frontend = mb_frontend_ref (frontend);
   session->client = client;
   session->backend = -1;
@@ -454,6 +459,46 @@ mb_session_start (MbFrontend *frontend, int client, const struct sockaddr *peer,
   if (session->n_order > 0 && !first_socket (session))
     return;
   session_begin (session);
+}
+
+/* A session handed to a lighter worker (worker.h). */
+typedef struct {
+  MbFrontend *frontend;   /* a reference */
+  MbWorker *worker;
+  int client;
+  struct sockaddr_storage peer;
+  socklen_t peer_len;
+} HandOver;
+
+static gboolean
+start_handed_over (gpointer data)
+{
+  HandOver *job = data;
+
+  start_here (job->frontend, job->worker, job->client, (struct sockaddr *) &job->peer, job->peer_len);
+  mb_frontend_unref (job->frontend);
+  g_free (job);
+  return G_SOURCE_REMOVE;
+}
+
+void
+mb_session_start (MbFrontend *frontend, int client, const struct sockaddr *peer, socklen_t peer_len)
+{
+  MbWorker *worker = mb_worker_take_session ();
+  HandOver *job;
+
+  if (mb_worker_is_here (worker))
+    {
+      start_here (frontend, worker, client, peer, peer_len);
+      return;
+    }
+  job = g_new (HandOver, 1);
+  job->frontend = mb_frontend_ref (frontend);
+  job->worker = worker;
+  job->client = client;
+  job->peer_len = MIN (peer_len, (socklen_t) sizeof job->peer);
+  memcpy (&job->peer, peer, job->peer_len);
+  mb_worker_run (worker, start_handed_over, job);
 }
 
 guint

@@ -21,8 +21,10 @@ G_BEGIN_DECLS
 /* Takes ownership of CLIENT, an accepted non-blocking socket from PEER,
  * and of the two descriptors the accept loop took for it from the budget
  * (fds.h: client and backend socket), given back when the session ends.
- * Called on the worker that accepted it, where the session then lives:
- * plans the backends to try (under the frontend's lock) and connects. */
+ * Called on the worker that accepted it, where the session then lives
+ * (or on a lighter worker, when this one has more sessions than the others
+ * by more than MB_WORKER_SPREAD: worker.h): plans the backends to try
+ * (under the frontend's lock) and connects. */
 void mb_session_start (MbFrontend *frontend, int client, const struct sockaddr *peer, socklen_t peer_len);
 
 /* Live sessions on every worker. */

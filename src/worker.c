@@ -13,6 +13,7 @@ struct MbWorker {
   GThread *thread;          /* NULL for the main thread (worker 0) */
   GMainContext *context;    /* NULL for the main thread: the global default */
   GMainLoop *loop;
+  gint sessions;            /* live sessions on this worker (atomic) */
   /* start-up handshake */
   GMutex lock;
   GCond cond;
@@ -154,6 +155,45 @@ guint
 mb_workers_count (void)
 {
   return n_workers;
+}
+
+MbWorker *
+mb_worker_take_session (void)
+{
+  MbWorker *lightest = self;
+  gint mine, fewest;
+
+  if (self == NULL)
+    return NULL;
+  mine = fewest = g_atomic_int_get (&self->sessions);
+  if (mine > MB_WORKER_SPREAD)
+    for (guint i = 0; i < n_workers; i++)
+      {
+        gint sessions = g_atomic_int_get (&workers[i]->sessions);
+
+        if (sessions < fewest)
+          {
+            lightest = workers[i];
+            fewest = sessions;
+          }
+      }
+  if (mine - fewest <= MB_WORKER_SPREAD)
+    lightest = self;
+  g_atomic_int_inc (&lightest->sessions);
+  return lightest;
+}
+
+void
+mb_worker_session_ended (MbWorker *worker)
+{
+  if (worker != NULL)
+    g_atomic_int_add (&worker->sessions, -1);
+}
+
+gboolean
+mb_worker_is_here (MbWorker *worker)
+{
+  return worker == NULL || worker == self;
 }
 
 guint

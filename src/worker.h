@@ -1,22 +1,25 @@
 /* worker.h - the threads that run sessions (workers = auto | N).
  *
- * The main thread accepts (frontend.c) and picks each client's backend
- * (balancer.c), so round-robin stays exact and the connection limits are
- * plain counters; then it hands the session to the worker with the fewest
- * live sessions.  Each worker is a thread with its own GMainContext and its
+ * Every worker accepts, plans and relays its own clients: each listening
+ * socket is in every worker's epoll set with EPOLLEXCLUSIVE (the kernel
+ * wakes one waiting worker per connection), the limits are kept exact by
+ * the admission module (admission.h) and the plan by a lock per frontend
+ * (frontend.h).  Each worker is a thread with its own GMainContext and its
  * own epoll set (poller.c), idle clocks and spare buffers (relay.c) and
  * session list (session.c), all thread-local: a session lives and ends on
- * one worker.  Workers share atomic counters, the pipes (pipes.h: caches
- * and a pool that any thread short of descriptors can empty) and
- * posted callbacks to the main thread (mb_worker_run_on_main).  The main
- * thread is worker 0, so with workers = 1 nothing crosses threads.
+ * the worker that accepted it, or on a lighter one when the workers'
+ * counts drift apart (MB_WORKER_SPREAD below).  Workers share atomic
+ * counters, the pipes (pipes.h: caches and a pool that any thread short of
+ * descriptors can empty) and posted callbacks to the main thread
+ * (mb_worker_run_on_main).  The main thread is worker 0, so with
+ * workers = 1 nothing crosses threads.
  *
  * Why not one SO_REUSEPORT listener per worker: with SO_REUSEPORT any other
  * process of the same user may bind the same port and silently take a share
  * of the connections (a second daemon would not fail with "Address already
- * in use"), systemd passes one socket per address, and the limits and the
- * round-robin counter would need cross-thread coordination on every accept.
- * The price here is one hand-over per connection (a GLib idle source).
+ * in use"), systemd passes one socket per address, and closing one of the
+ * listeners (a reload, a drain) resets the clients in its queue.  One
+ * shared socket has one queue, which any worker drains.
  *
  * Sources a worker's code creates go to the thread's own context: attach
  * them with mb_worker_attach() (never g_timeout_add(), g_idle_add() or
@@ -39,6 +42,21 @@ gboolean mb_workers_start (guint n, GError **error);
 void mb_workers_stop (void);
 guint mb_workers_count (void);
 
+/* A worker keeps the session it accepted unless it has more than
+ * MB_WORKER_SPREAD sessions more than the worker with the fewest: then
+ * that one takes it.  The kernel wakes whichever worker waits first, so a
+ * burst of connections (a client pool opening, idle connections parked)
+ * can land on one worker; short connections end before the counts drift
+ * apart, so they stay where they were accepted (no hand-over), and
+ * long-lived ones are spread within MB_WORKER_SPREAD + 1 of each other. */
+#define MB_WORKER_SPREAD 2
+/* The worker that runs a session this worker accepted (this one, or a
+ * lighter one; NULL before mb_workers_start): counts the session in.
+ * mb_worker_session_ended() counts it out. */
+MbWorker *mb_worker_take_session (void);
+void mb_worker_session_ended (MbWorker *worker);
+/* WORKER is this thread's (or NULL). */
+gboolean mb_worker_is_here (MbWorker *worker);
 /* This thread's worker number: 0 for the main thread, else 1 .. count-1. */
 guint mb_worker_index (void);
 /* Runs FUNC (DATA) on WORKER's thread: now if that is this thread, else

@@ -121,6 +121,26 @@ class Workers(harness.TestCase):
                          "every worker's sessions to end")
         self.assertEqual(mb.stop(), 0)
 
+    def test_long_lived_sessions_spread(self):
+        """Thirty clients connect one after the other and stay: the kernel
+        wakes the same waiting worker for each, yet a worker hands a new
+        session to the one with the fewest once it has more than 2 above
+        it, so the three workers end within 3 sessions of each other."""
+        backend = self.controlled_backend()
+        front = harness.free_addr()
+        mb = self.daemon(harness.config(harness.frontend("web", front, [("app", backend.addr)]),
+                                        workers=3))
+        pairs = [self.established(front, backend) for _ in range(30)]
+        wait_sessions(mb, 30)
+        sessions = [n // 2 for n in epoll_sets(mb)]
+        self.assertLessEqual(max(sessions) - min(sessions), 3, f"sessions per worker: {sessions}")
+        for c, b in pairs:
+            harness.send_all(c, b"ping")
+            self.assertEqual(harness.recv_exact(b, 4), b"ping")
+            c.close()
+            b.close()
+        self.assertEqual(mb.stop(), 0)
+
     def test_one_worker_is_the_main_thread(self):
         backend = self.echo_backend()
         front = harness.free_addr()
