@@ -85,17 +85,19 @@ typedef struct {
  * only while bytes wait in it: an idle session holds neither. */
 typedef struct {
   guint8 *buffer;         /* MB_RELAY_BUFFER_SIZE bytes while bytes wait in it, else NULL */
-  gsize start, end;       /* bytes [start, end) are waiting to be written */
-  gboolean splice;        /* may use the pipe path (until splice() says it cannot) */
-  gboolean bulk;          /* a read filled the buffer: splice while this holds */
-  guint small_reads;      /* splice reads in a row that found little */
-  MbPipe pipe;            /* read_fd -1: none held */
-  gsize piped;            /* bytes in the pipe */
-  gboolean pipe_full;     /* splice() into the pipe would block */
-  gboolean eof;           /* the source is done: it sent EOF, or its socket failed */
-  gboolean shut;          /* a clean EOF passed on: shutdown(SHUT_WR) on the sink (or close() does it) */
-  gboolean sink_failed;   /* the sink's socket failed: nothing more moves, what waited is dropped */
   guint64 total;          /* bytes read from the source */
+  MbPipe pipe;            /* read_fd -1: none held */
+  /* Every idle session holds two pumps: sizes and flags kept small (the
+   * buffer and the pipe hold at most 64 KiB, well within 32 bits). */
+  guint32 start, end;     /* bytes [start, end) are waiting to be written */
+  guint32 piped;          /* bytes in the pipe */
+  guint8 small_reads;     /* splice reads in a row that found little */
+  guint splice : 1;       /* may use the pipe path (until splice() says it cannot) */
+  guint bulk : 1;         /* a read filled the buffer: splice while this holds */
+  guint pipe_full : 1;    /* splice() into the pipe would block */
+  guint eof : 1;          /* the source is done: it sent EOF, or its socket failed */
+  guint shut : 1;         /* a clean EOF passed on: shutdown(SHUT_WR) on the sink (or close() does it) */
+  guint sink_failed : 1;  /* the sink's socket failed: nothing more moves, what waited is dropped */
 } Pump;
 
 struct MbRelay {
@@ -112,9 +114,9 @@ struct MbRelay {
   MbRelayDone done;
   gpointer user_data;
   GError *error;
-  gboolean finished;      /* nothing more moves; DONE is due */
-  gboolean abortive;      /* the sockets close with RST */
-  gboolean reported;      /* DONE was called */
+  guint finished : 1;     /* nothing more moves; DONE is due */
+  guint abortive : 1;     /* the sockets close with RST */
+  guint reported : 1;     /* DONE was called */
 };
 
 static const gchar *const side_name[2] = { "client", "backend" };
@@ -359,7 +361,7 @@ pump_write (MbRelay *relay, gint i)
             endpoint_failed (relay, 1 - i, "send", errno);
           return;
         }
-      pump->start += (gsize) n;
+      pump->start += (guint32) n;
       idle_touch (relay);
     }
   pump_release_buffer (pump);
@@ -387,7 +389,7 @@ pump_write_piped (MbRelay *relay, gint i)
             endpoint_failed (relay, 1 - i, "splice", errno);
           return;
         }
-      pump->piped -= (gsize) n;
+      pump->piped -= (guint32) n;
       pump->pipe_full = FALSE;
       idle_touch (relay);
     }
@@ -437,7 +439,7 @@ pump_read_piped (MbRelay *relay, gint i)
     pump_source_ended (relay, i, NULL, 0);
   else
     {
-      pump->piped += (gsize) n;
+      pump->piped += (guint32) n;
       count_read (relay, i, (gsize) n, &bytes_spliced);
       /* A short read that the pipe's room did not cut short: the source
        * ran dry.  Several in a row end the bulk transfer (the pump copies
@@ -490,7 +492,7 @@ pump_read (MbRelay *relay, gint i)
     pump_source_ended (relay, i, NULL, 0);
   else
     {
-      pump->end += (gsize) n;
+      pump->end += (guint32) n;
       count_read (relay, i, (gsize) n, &bytes_copied);
       /* A full buffer: a bulk transfer, spliced once this buffer is out. */
       if (pump->end == MB_RELAY_BUFFER_SIZE && pump->splice)
@@ -735,7 +737,7 @@ mb_relay_new (int client_fd, int backend_fd, MbPollerHandle *backend_watch, guin
 
   for (gint i = 0; i < 2; i++)
     {
-      relay->pump[i].splice = mb_pipes_enabled ();
+      relay->pump[i].splice = mb_pipes_enabled () ? 1 : 0;
       relay->pump[i].pipe.read_fd = relay->pump[i].pipe.write_fd = -1;
     }
   endpoint_init (&relay->endpoint[0], client_fd, relay);
