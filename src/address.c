@@ -208,3 +208,11 @@ mb_address_to_string (GSocketAddress *address)
     return g_strdup_printf ("[%s]:%u", ip, g_inet_socket_address_get_port (inet));
   return g_strdup_printf ("%s:%u", ip, g_inet_socket_address_get_port (inet));
 }
+
+GSocketAddress *
+mb_address_new_any (GSocketFamily family, guint16 port)
+{
+  g_autoptr(GInetAddress) any = g_inet_address_new_any (family);
+
+  return g_inet_socket_address_new (any, port);
+}

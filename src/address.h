@@ -39,5 +39,8 @@ void mb_address_set_abortive (int fd);
 
 /* "192.0.2.1:80" or "[2001:db8::1]:80"; newly allocated. */
 gchar *mb_address_to_string (GSocketAddress *address);
+/* The wildcard address of FAMILY ([::] or 0.0.0.0) on PORT: what bind_on
+ * = "*:PORT" listens on.  Newly allocated. */
+GSocketAddress *mb_address_new_any (GSocketFamily family, guint16 port);
 
 G_END_DECLS

@@ -588,10 +588,8 @@ mb_frontend_listen (MbFrontend *frontend, const MbFrontendConfig *config, MbInhe
 
   if (config->bind_any)
     {
-      g_autoptr(GInetAddress) any6 = g_inet_address_new_any (G_SOCKET_FAMILY_IPV6);
-      g_autoptr(GSocketAddress) address6 = g_inet_socket_address_new (any6, config->bind_port);
-      g_autoptr(GInetAddress) any4 = g_inet_address_new_any (G_SOCKET_FAMILY_IPV4);
-      g_autoptr(GSocketAddress) address4 = g_inet_socket_address_new (any4, config->bind_port);
+      g_autoptr(GSocketAddress) address6 = mb_address_new_any (G_SOCKET_FAMILY_IPV6, config->bind_port);
+      g_autoptr(GSocketAddress) address4 = mb_address_new_any (G_SOCKET_FAMILY_IPV4, config->bind_port);
       g_autoptr(GError) v6_error = NULL;
 
       /* GSocket makes IPv6 sockets dual-stack: [::] takes IPv4 too.  Fall

@@ -523,10 +523,8 @@ mb_http_new (MbDaemon *daemon, const MbFrontendConfig *listen, GError **error)
   g_cond_init (&http->cond);
   if (listen->bind_any)
     {
-      g_autoptr(GInetAddress) any6 = g_inet_address_new_any (G_SOCKET_FAMILY_IPV6);
-      g_autoptr(GSocketAddress) address6 = g_inet_socket_address_new (any6, listen->bind_port);
-      g_autoptr(GInetAddress) any4 = g_inet_address_new_any (G_SOCKET_FAMILY_IPV4);
-      g_autoptr(GSocketAddress) address4 = g_inet_socket_address_new (any4, listen->bind_port);
+      g_autoptr(GSocketAddress) address6 = mb_address_new_any (G_SOCKET_FAMILY_IPV6, listen->bind_port);
+      g_autoptr(GSocketAddress) address4 = mb_address_new_any (G_SOCKET_FAMILY_IPV4, listen->bind_port);
       g_autoptr(GError) v6_error = NULL;
 
       /* [::] dual-stack, else 0.0.0.0 where the host has no IPv6. */
