@@ -355,7 +355,6 @@ apply (MbDaemon *daemon, MbConfig *config, GPtrArray *errors)
   apply_globals (daemon, config, plan);
   mb_config_unref (daemon->config);
   daemon->config = mb_config_ref (config);
-  mb_admission_update_all ();
 
   /* Listeners come and go with frontends: the descriptor budget's base. */
   mb_fds_get_figures (&figures);
