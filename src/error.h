@@ -19,6 +19,7 @@ typedef enum {
   MB_ERROR_CONFIG,    /* a configuration that is wrong as a whole */
   MB_ERROR_IO,        /* a file or socket operation that failed */
   MB_ERROR_TIMED_OUT, /* nothing happened for too long */
+  MB_ERROR_PROXY,     /* a PROXY protocol header that is not valid */
 } MbError;
 
 GQuark mb_error_quark (void);
