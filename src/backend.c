@@ -84,6 +84,7 @@ mb_backend_update (MbBackend *backend, guint index, const MbBackendConfig *confi
   if (!backend->weight_set)
     backend->weight = config->weight;
   backend->backup = config->backup;
+  g_atomic_int_set (&backend->send_proxy, (gint) config->send_proxy);
   g_mutex_lock (&backend->lock);
   old = backend->addresses;
   backend->addresses = g_ptr_array_ref (config->addresses);

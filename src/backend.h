@@ -20,7 +20,7 @@
  *
  * Threads: title, frontend_title and forward_to never change; addresses
  * change under a lock (a reload resolves names again) and are read with
- * mb_backend_get_addresses(); live and failing are atomics; the rest is
+ * mb_backend_get_addresses(); live, failing and send_proxy are atomics; the rest is
  * the main thread's.  The last reference may be dropped on any thread: the
  * object is then freed on the main thread.
  */
@@ -51,6 +51,7 @@ typedef struct {
   gchar *forward_to;               /* immutable: a changed forward_to is another backend */
   gint live;                       /* sessions connecting or relaying to it (atomic) */
   gint failing;                    /* failed connects not yet cleared by a success (atomic) */
+  gint send_proxy;                 /* MbProxyVersion, the file's (atomic: a reload may change it) */
   MbRateLimit failure_log;         /* the sessions' "connect failed" lines (any thread) */
   /* Counters (stats.h), any thread: */
   guint64 connections;             /* sessions established with it */

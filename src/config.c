@@ -633,6 +633,22 @@ mb_balance_name (MbBalance balance)
   return "?";
 }
 
+/* send_proxy = none | v1 | v2 into *OUT; leaves it when unset. */
+static void
+get_proxy_version (cfg_t *section, const gchar *prefix, MbProxyVersion *out, GPtrArray *errors)
+{
+  Located *value = get_located (section, "send_proxy");
+
+  if (value == NULL)
+    return;
+  if (!mb_proxy_version_parse (value->text, out))
+    {
+      MbSourceLine at = locate (value->line);
+      mb_config_error (errors, at.file, at.line, "%ssend_proxy: '%s' is not none, v1 or v2", prefix,
+                       value->text);
+    }
+}
+
 /* An optional string option as bytes; an empty one is an error. */
 static void
 get_bytes (cfg_t *section, const gchar *name, const gchar *prefix, GBytes **out, GPtrArray *errors)
@@ -705,6 +721,8 @@ read_frontend (MbConfig *config, cfg_t *section, GPtrArray *errors)
   get_number (section, "max_connections", prefix, 0, MB_MAX_MAX_CONNECTIONS, &frontend->max_connections, errors);
   get_number (section, "max_fails", prefix, 0, 1000, &frontend->max_fails, errors);
   get_positive_duration (section, "fail_timeout", prefix, &frontend->fail_timeout_ms, errors);
+  get_bool (section, "accept_proxy", prefix, &frontend->accept_proxy, errors);
+  get_proxy_version (section, prefix, &frontend->send_proxy, errors);
   if (cfg_size (section, "health_check") > 0)
     read_health_check (frontend, cfg_getnsec (section, "health_check", 0), prefix, errors);
   if (cfg_size (section, "health_check") > 1)
@@ -728,6 +746,8 @@ read_frontend (MbConfig *config, cfg_t *section, GPtrArray *errors)
 
         get_number (backend_section, "weight", backend_prefix, 1, MB_MAX_WEIGHT, &backend->weight, errors);
         get_bool (backend_section, "backup", backend_prefix, &backend->backup, errors);
+        backend->send_proxy = frontend->send_proxy;
+        get_proxy_version (backend_section, backend_prefix, &backend->send_proxy, errors);
       }
     }
 }
@@ -742,6 +762,7 @@ config_confuse_load (const gchar *path, GPtrArray *errors)
     LOCATED ("forward_to"),
     LOCATED ("weight"),
     LOCATED ("backup"),
+    LOCATED ("send_proxy"),
     CFG_END ()
   };
   cfg_opt_t health_check_opts[] = {
@@ -762,6 +783,8 @@ config_confuse_load (const gchar *path, GPtrArray *errors)
     LOCATED ("max_connections"),
     LOCATED ("max_fails"),
     LOCATED ("fail_timeout"),
+    LOCATED ("accept_proxy"),
+    LOCATED ("send_proxy"),
     CFG_SEC ("health_check", health_check_opts, CFGF_MULTI),
     CFG_SEC ("backend", backend_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
     CFG_END ()

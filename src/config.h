@@ -15,6 +15,8 @@
 #include <gio/gio.h>
 #include <sys/types.h>
 
+#include "proxy-protocol.h"
+
 G_BEGIN_DECLS
 
 typedef enum {
@@ -56,6 +58,7 @@ typedef struct {
   GPtrArray *addresses;    /* GInetSocketAddress, resolved, tried in this order */
   guint weight;            /* 1..MB_MAX_WEIGHT */
   gboolean backup;         /* chosen only while every non-backup is down; else a last resort */
+  MbProxyVersion send_proxy; /* its own, else its frontend's send_proxy */
   /* A new option: compare it in reload.c's backend_options_equal(). */
 } MbBackendConfig;
 
@@ -89,6 +92,8 @@ typedef struct {
   guint max_fails;         /* passive ejection after this many failed connects; 0: off */
   guint64 fail_timeout_ms; /* ... within this long, and for this long */
   MbHealthCheckConfig *health_check; /* NULL: no active checks */
+  gboolean accept_proxy;   /* clients begin with a PROXY header (v1 or v2) */
+  MbProxyVersion send_proxy; /* the default of its backends */
   GPtrArray *backends;     /* MbBackendConfig, in file order */
   /* A new option: compare it in reload.c's frontend_options_equal(). */
 } MbFrontendConfig;

@@ -12,6 +12,7 @@
 #include "frontend.h"
 #include "health.h"
 #include "poller.h"
+#include "proxy-protocol.h"
 #include "worker.h"
 
 /* The most bytes of an answer searched for expect. */
@@ -23,6 +24,8 @@ typedef struct {
   GSource *timer;            /* the next check, or this one's timeout */
   int fd;                    /* -1 between checks */
   MbPollerHandle watch;
+  guint8 proxy[MB_PROXY_WRITE_MAX]; /* send_proxy: a v1 UNKNOWN or v2 LOCAL header */
+  gsize proxy_len, proxy_sent;
   gsize sent;                /* of the send bytes */
   GByteArray *answer;        /* what came back so far (expect only) */
 } Check;
@@ -46,6 +49,7 @@ end_attempt (Check *check)
     }
   check->fd = -1;
   check->sent = 0;
+  check->proxy_len = check->proxy_sent = 0;
   if (check->answer != NULL)
     g_byte_array_set_size (check->answer, 0);
   mb_worker_clear_source (&check->timer);
@@ -98,6 +102,26 @@ answered (const Check *check)
   return check->answer->len >= len && memmem (check->answer->data, check->answer->len, want, len) != NULL;
 }
 
+/* Sends what is left of DATA (SIZE bytes, *SENT of them sent); TRUE when
+ * all of it is.  FALSE: wait for G_IO_OUT again, or the verdict is given. */
+static gboolean
+send_some (Check *check, const guint8 *data, gsize size, gsize *sent)
+{
+  ssize_t n;
+
+  if (*sent >= size)
+    return TRUE;
+  n = send (check->fd, data + *sent, size - *sent, MSG_NOSIGNAL);
+  if (n < 0 && errno != EAGAIN && errno != EINTR)
+    {
+      verdict (check, FALSE, g_strerror (errno));
+      return FALSE;
+    }
+  if (n > 0)
+    *sent += (gsize) n;
+  return *sent >= size;
+}
+
 static void
 on_io (MbPollerHandle *handle, GIOCondition condition)
 {
@@ -110,22 +134,17 @@ on_io (MbPollerHandle *handle, GIOCondition condition)
       verdict (check, FALSE, g_strerror (errnum));
       return;
     }
-  /* Connected: send what there is to send. */
-  if (config->send != NULL && check->sent < g_bytes_get_size (config->send))
+  /* Connected: send what there is to send, the backend's PROXY header
+   * first. */
+  if (!send_some (check, check->proxy, check->proxy_len, &check->proxy_sent))
+    return;
+  if (config->send != NULL)
     {
       gsize size;
       const guint8 *data = g_bytes_get_data (config->send, &size);
-      ssize_t n = send (check->fd, data + check->sent, size - check->sent, MSG_NOSIGNAL);
 
-      if (n < 0 && errno != EAGAIN && errno != EINTR)
-        {
-          verdict (check, FALSE, g_strerror (errno));
-          return;
-        }
-      if (n > 0)
-        check->sent += (gsize) n;
-      if (check->sent < size)
-        return;   /* G_IO_OUT again */
+      if (!send_some (check, data, size, &check->sent))
+        return;
     }
   if (config->expect == NULL)
     {
@@ -210,6 +229,12 @@ on_due (gpointer data)
       verdict (check, FALSE, g_strerror (errno));
       return G_SOURCE_REMOVE;
     }
+  {
+    MbProxyVersion version = (MbProxyVersion) g_atomic_int_get (&check->backend->send_proxy);
+
+    if (version != MB_PROXY_NONE)
+      check->proxy_len = mb_proxy_write (version, NULL, NULL, check->proxy);
+  }
   mb_poller_handle_init (&check->watch, check->fd, on_io, check);
   if (!mb_poller_watch (&check->watch, G_IO_OUT, &error))
     verdict (check, FALSE, error->message);

@@ -52,6 +52,8 @@ frontend_options_equal (const MbFrontendConfig *a, const MbFrontendConfig *b)
          && a->max_connections == b->max_connections
          && a->max_fails == b->max_fails
          && a->fail_timeout_ms == b->fail_timeout_ms
+         && a->accept_proxy == b->accept_proxy
+         && a->send_proxy == b->send_proxy
          && mb_reload_same_checks (a->health_check, b->health_check);
 }
 
@@ -61,7 +63,8 @@ static gboolean
 backend_options_equal (const MbBackendConfig *a, const MbBackendConfig *b)
 {
   return a->weight == b->weight
-         && a->backup == b->backup;
+         && a->backup == b->backup
+         && a->send_proxy == b->send_proxy;
 }
 
 /* ---- matching ---------------------------------------------------------- */

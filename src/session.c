@@ -15,11 +15,23 @@
 #include "log.h"
 #include "pipes.h"
 #include "poller.h"
+#include "proxy-protocol.h"
 #include "relay.h"
 #include "session.h"
 #include "stats.h"
 #include "trim.h"
 #include "worker.h"
+
+/* The PROXY header of an accept_proxy frontend's client (proxy-protocol.h):
+ * read before anything else, without taking a byte of the stream after it.
+ * Allocated for such clients only; the header stays for the session. */
+typedef struct {
+  MbPollerHandle watch;        /* the client, while the header is read */
+  GSource *timer;              /* connect_timeout for all of it */
+  guint8 *buffer;              /* what has been read of it; NULL once complete */
+  gsize have;
+  MbProxyHeader header;        /* once complete */
+} ProxyRead;
 
 /* A session holds what it uses: its frontend and the backend list it was
  * planned over (references), and copies of the settings it reads on its
@@ -49,6 +61,7 @@ typedef struct {
   GSource *connect_timer;
   gint64 connect_started;      /* monotonic, microseconds: of the current attempt */
   MbRelay *relay;              /* once connected */
+  ProxyRead *proxy;            /* accept_proxy only */
 } Session;
 
 /* This thread's sessions: each lives and ends on the worker that accepted
@@ -57,19 +70,45 @@ static __thread GQueue live_sessions = G_QUEUE_INIT;
 static GSourceFunc idle_callback;
 static gpointer idle_user_data;
 
-/* "192.0.2.1:5555", worked out on first use and kept. */
+/* The client's own address as text: "192.0.2.1:5555". */
+static gchar *
+peer_name (Session *session)
+{
+  struct sockaddr_storage native;
+  socklen_t len = sizeof native;
+  g_autoptr(GSocketAddress) peer = NULL;
+
+  if (getpeername (session->client, (struct sockaddr *) &native, &len) == 0)
+    peer = g_socket_address_new_from_native (&native, len);
+  return peer ? mb_address_to_string (peer) : g_strdup ("(unknown client)");
+}
+
+/* Whether a PROXY header gave the client's address (which then stands for
+ * the client everywhere). */
+static gboolean
+has_proxy_addresses (const Session *session)
+{
+  return session->proxy != NULL && session->proxy->buffer == NULL && session->proxy->header.has_addresses;
+}
+
+/* The client as logs name it, worked out on first use and kept: its
+ * address, or the one its PROXY header gave (never asked for before the
+ * header is complete). */
 static const gchar *
 client_name (Session *session)
 {
   if (session->client_name == NULL)
     {
-      struct sockaddr_storage native;
-      socklen_t len = sizeof native;
-      g_autoptr(GSocketAddress) peer = NULL;
+      if (has_proxy_addresses (session))
+        {
+          g_autoptr(GSocketAddress) source = NULL;
 
-      if (getpeername (session->client, (struct sockaddr *) &native, &len) == 0)
-        peer = g_socket_address_new_from_native (&native, len);
-      session->client_name = peer ? mb_address_to_string (peer) : g_strdup ("(unknown client)");
+          source = g_socket_address_new_from_native (&session->proxy->header.source,
+                                                     session->proxy->header.address_len);
+          session->client_name = source ? mb_address_to_string (source) : g_strdup ("(unknown client)");
+        }
+      else
+        session->client_name = peer_name (session);
     }
   return session->client_name;
 }
@@ -142,6 +181,15 @@ count_on (Session *session, MbBackend *backend)
 }
 
 static void
+proxy_read_free (ProxyRead *proxy)
+{
+  mb_poller_forget (&proxy->watch);   /* the client closes just after */
+  mb_worker_clear_source (&proxy->timer);
+  g_free (proxy->buffer);
+  g_free (proxy);
+}
+
+static void
 session_end (Session *session)
 {
   gboolean last;
@@ -150,12 +198,14 @@ session_end (Session *session)
   count_on (session, NULL);
   stop_connecting (session, FALSE);
   g_clear_pointer (&session->relay, mb_relay_free);
+  g_clear_pointer (&session->proxy, proxy_read_free);
   close_fd (&session->client);
   mb_fds_session_give ();   /* taken by the accept loop */
   if (session->order != session->order_here)
     g_free (session->order);
   g_clear_pointer (&session->addresses, g_ptr_array_unref);
-  g_ptr_array_unref (session->backends);
+  if (session->backends != NULL)   /* NULL while a PROXY header is read */
+    g_ptr_array_unref (session->backends);
   g_free (session->client_name);
   if (session->link.prev != NULL || live_sessions.head == &session->link)
     g_queue_unlink (&live_sessions, &session->link);
@@ -199,9 +249,54 @@ on_relay_done (MbRelay *relay, const GError *error, gpointer data)
   session_end (session);
 }
 
+static void attempt_failed (Session *session, const gchar *reason);
+
+/* Writes the backend's PROXY header (send_proxy) on the new connection,
+ * before any byte of the client's; FALSE after the attempt failed. */
+static gboolean
+send_proxy_header (Session *session)
+{
+  MbProxyVersion version = (MbProxyVersion) g_atomic_int_get (&session->current->send_proxy);
+  struct sockaddr_storage source, destination;
+  const struct sockaddr *from = (const struct sockaddr *) &source, *to = (const struct sockaddr *) &destination;
+  socklen_t len = sizeof source;
+  guint8 header[MB_PROXY_WRITE_MAX];
+  gsize size;
+  ssize_t n;
+
+  if (version == MB_PROXY_NONE)
+    return TRUE;
+  if (has_proxy_addresses (session))
+    {
+      from = (const struct sockaddr *) &session->proxy->header.source;
+      to = (const struct sockaddr *) &session->proxy->header.destination;
+    }
+  else if (getpeername (session->client, (struct sockaddr *) &source, &len) < 0
+           || (len = sizeof destination, getsockname (session->client, (struct sockaddr *) &destination, &len)) < 0)
+    {
+      /* The client is gone already: nothing to send it for. */
+      from = to = NULL;
+    }
+  size = mb_proxy_write (version, from, to, header);
+  /* The connection is new: its send buffer is empty and takes these few
+   * bytes whole, unless the backend has already reset it. */
+  n = send (session->backend, header, size, MSG_NOSIGNAL);
+  if (n == (ssize_t) size)
+    return TRUE;
+  {
+    g_autofree gchar *reason = g_strdup_printf ("sending the PROXY header: %s",
+                                                n < 0 ? g_strerror (errno) : "short write");
+
+    attempt_failed (session, reason);
+  }
+  return FALSE;
+}
+
 static void
 connected (Session *session)
 {
+  if (!send_proxy_header (session))
+    return;
   mb_backend_connect_succeeded (session->counted);
   stop_connecting (session, TRUE);
   set_nodelay (session->backend);
@@ -297,8 +392,10 @@ new_socket (GSocketAddress *address, GError **error)
 static void
 out_of_resources (Session *session, const gchar *call, const GError *error)
 {
-  g_autofree gchar *what = g_strdup_printf ("%s: %s for backend %s", client_name (session), call,
-                                            session->current->title);
+  g_autofree gchar *what = session->current != NULL
+                           ? g_strdup_printf ("%s: %s for backend %s", client_name (session), call,
+                                              session->current->title)
+                           : g_strdup_printf ("%s: %s for its PROXY header", client_name (session), call);
 
   mb_counter_inc (&session->frontend->failed);
   mb_frontend_pause (session->frontend, what, error);
@@ -393,7 +490,6 @@ session_begin (Session *session)
 {
   MbFrontend *frontend = session->frontend;
 
-  g_queue_push_tail_link (&live_sessions, &session->link);
   mb_log (G_LOG_LEVEL_INFO, "MB_FRONTEND", frontend->title, "MB_CLIENT", client_name (session), NULL,
           "frontend %s: %s: serving connection", frontend->title, client_name (session));
   try_connect (session);
@@ -417,29 +513,15 @@ address_key (const struct sockaddr *peer, socklen_t len)
   return 0;
 }
 
-/* Starts the session on this worker, WORKER. */
+/* Plans the session under its frontend's lock (frontend.h): one pick, and a
+ * consistent view of a frontend that a reload may change.  PEER: the
+ * client's address for source-hash. */
 static void
-start_here (MbFrontend *frontend, MbWorker *worker, int client, const struct sockaddr *peer, socklen_t peer_len)
+plan_locked (Session *session, const struct sockaddr *peer, socklen_t peer_len)
 {
-  Session *session = g_new0 (Session, 1);
+  MbFrontend *frontend = session->frontend;
 
-  session->link.data = session;
-  session->worker = worker;
-  session->frontend = mb_frontend_ref (frontend);
-  session->client = client;
-  session->backend = -1;
-  /* The address is asked for (getpeername) only when a line will name it:
-   * at info level for every connection, otherwise only on failures. */
-  if (mb_log_enabled (G_LOG_LEVEL_INFO))
-    client_name (session);
-  session->started = g_get_monotonic_time ();
-  mb_trim_note_activity (session->started);
-  /* The settings and the plan under the frontend's lock (frontend.h): one
-   * pick, and a consistent view of a frontend that a reload may change. */
-  g_mutex_lock (&frontend->lock);
   session->backends = g_ptr_array_ref (frontend->backends);
-  session->connect_timeout_ms = frontend->config->connect_timeout_ms;
-  session->idle_timeout_ms = frontend->config->idle_timeout_ms;
   session->order = session->backends->len <= G_N_ELEMENTS (session->order_here)
                    ? session->order_here : g_new (guint, session->backends->len);
   session->n_order = mb_frontend_plan (frontend,
@@ -450,15 +532,186 @@ start_here (MbFrontend *frontend, MbWorker *worker, int client, const struct soc
    * (least-connections, random-two). */
   if (session->n_order > 0)
     count_on (session, session->backends->pdata[session->order[0]]);
-  g_mutex_unlock (&frontend->lock);
-  mb_counter_inc (&frontend->connections);
-  /* An empty plan (every backend drained or in maintenance): the client is
-   * closed as when none accepts.  When descriptors run out for the first
-   * backend socket, this client is closed and the frontend pauses before
-   * this worker accepts the next one. */
+}
+
+/* Planned: on to the backends.  An empty plan (every backend drained or in
+ * maintenance): the client is closed as when none accepts.  When
+ * descriptors run out for the first backend socket, this client is closed
+ * and the frontend pauses before this worker accepts the next one. */
+static void
+session_go (Session *session)
+{
   if (session->n_order > 0 && !first_socket (session))
     return;
   session_begin (session);
+}
+
+/* ---- the PROXY header of an accept_proxy frontend's client --------------- */
+
+/* A bad, truncated or late header: the client goes before any backend is
+ * chosen, with one line (its real address: the header gave none we can
+ * trust) and a count. */
+static void
+proxy_failed (Session *session, const gchar *reason)
+{
+  if (mb_log_enabled (G_LOG_LEVEL_INFO))
+    {
+      g_autofree gchar *peer = peer_name (session);
+
+      mb_log (G_LOG_LEVEL_INFO, "MB_FRONTEND", frontend_title (session), "MB_CLIENT", peer, NULL,
+              "frontend %s: %s: bad PROXY header: %s", frontend_title (session), peer, reason);
+    }
+  mb_counter_inc (&session->frontend->proxy_errors);
+  session_end (session);
+}
+
+static void
+proxy_complete (Session *session)
+{
+  ProxyRead *proxy = session->proxy;
+  struct sockaddr_storage native;
+  socklen_t len = sizeof native;
+  const struct sockaddr *peer = (const struct sockaddr *) &native;
+
+  mb_poller_unwatch (&proxy->watch);   /* the relay watches the client from now on */
+  mb_worker_clear_source (&proxy->timer);
+  g_clear_pointer (&proxy->buffer, g_free);
+  g_clear_pointer (&session->client_name, g_free);
+  if (proxy->header.has_addresses)
+    {
+      peer = (const struct sockaddr *) &proxy->header.source;
+      len = proxy->header.address_len;
+    }
+  else if (getpeername (session->client, (struct sockaddr *) &native, &len) < 0)
+    len = 0;
+  g_mutex_lock (&session->frontend->lock);
+  plan_locked (session, peer, len);
+  g_mutex_unlock (&session->frontend->lock);
+  session_go (session);
+}
+
+/* Reads what the client sent of its header so far: peeks, lets the parser
+ * say how much of it is header for sure, and takes only that much, so that
+ * the first byte of the stream stays in the socket for the relay.  Each
+ * round takes at least one byte (or ends), and the header is bounded. */
+static void
+proxy_on_readable (MbPollerHandle *handle, GIOCondition condition)
+{
+  Session *session = handle->data;
+  ProxyRead *proxy = session->proxy;
+
+  (void) condition;
+  for (;;)
+    {
+      gsize wanted = mb_proxy_wanted (proxy->buffer, proxy->have), used = 0;
+      g_autoptr(GError) error = NULL;
+      MbProxyStatus status;
+      ssize_t n;
+
+      proxy->buffer = g_realloc (proxy->buffer, wanted);
+      n = recv (session->client, proxy->buffer + proxy->have, wanted - proxy->have, MSG_PEEK);
+      if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+      if (n <= 0)
+        {
+          g_autofree gchar *reason = g_strdup_printf ("%s after %" G_GSIZE_FORMAT " bytes",
+                                                      n == 0 ? "the client closed" : g_strerror (errno),
+                                                      proxy->have);
+
+          proxy_failed (session, reason);
+          return;
+        }
+      status = mb_proxy_parse (proxy->buffer, proxy->have + (gsize) n, &proxy->header, &used, &error);
+      if (status == MB_PROXY_INVALID)
+        {
+          proxy_failed (session, error->message);
+          return;
+        }
+      if (used <= proxy->have || used > proxy->have + (gsize) n)
+        {
+          /* Not a valid answer of the parser's: never spin on it. */
+          proxy_failed (session, "the header could not be read");
+          return;
+        }
+      /* Taken for real now: those bytes are in the socket (peeked). */
+      n = recv (session->client, proxy->buffer + proxy->have, used - proxy->have, 0);
+      if (n <= 0)
+        {
+          proxy_failed (session, n == 0 ? "the client closed" : g_strerror (errno));
+          return;
+        }
+      proxy->have += (gsize) n;
+      if (status == MB_PROXY_COMPLETE && proxy->have == used)
+        {
+          proxy_complete (session);
+          return;
+        }
+    }
+}
+
+static gboolean
+proxy_on_timeout (gpointer data)
+{
+  Session *session = data;
+  g_autofree gchar *reason = g_strdup_printf ("no complete header within %" G_GUINT64_FORMAT " ms",
+                                              session->connect_timeout_ms);
+
+  g_clear_pointer (&session->proxy->timer, g_source_unref);
+  proxy_failed (session, reason);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+proxy_begin (Session *session)
+{
+  ProxyRead *proxy = g_new0 (ProxyRead, 1);
+  g_autoptr(GError) error = NULL;
+
+  session->proxy = proxy;
+  mb_poller_handle_init (&proxy->watch, session->client, proxy_on_readable, session);
+  if (!mb_poller_watch (&proxy->watch, G_IO_IN, &error))
+    {
+      out_of_resources (session, "watch", error);
+      return;
+    }
+  proxy->timer = mb_worker_timeout ((guint) session->connect_timeout_ms, proxy_on_timeout, session);
+}
+
+/* Starts the session on this worker, WORKER. */
+static void
+start_here (MbFrontend *frontend, MbWorker *worker, int client, const struct sockaddr *peer, socklen_t peer_len)
+{
+  Session *session = g_new0 (Session, 1);
+  gboolean accept_proxy;
+
+  session->link.data = session;
+  session->worker = worker;
+  session->frontend = mb_frontend_ref (frontend);
+  session->client = client;
+  session->backend = -1;
+  g_queue_push_tail_link (&live_sessions, &session->link);
+  session->started = g_get_monotonic_time ();
+  mb_trim_note_activity (session->started);
+  /* The settings, and the plan unless a PROXY header comes first, under
+   * the frontend's lock (see plan_locked()). */
+  g_mutex_lock (&frontend->lock);
+  session->connect_timeout_ms = frontend->config->connect_timeout_ms;
+  session->idle_timeout_ms = frontend->config->idle_timeout_ms;
+  accept_proxy = frontend->config->accept_proxy;
+  if (!accept_proxy)
+    plan_locked (session, peer, peer_len);
+  g_mutex_unlock (&frontend->lock);
+  mb_counter_inc (&frontend->connections);
+  if (accept_proxy)
+    {
+      proxy_begin (session);
+      return;
+    }
+  /* The address is asked for (getpeername) only when a line will name it:
+   * at info level for every connection, otherwise only on failures. */
+  if (mb_log_enabled (G_LOG_LEVEL_INFO))
+    client_name (session);
+  session_go (session);
 }
 
 /* A session handed to a lighter worker (worker.h). */

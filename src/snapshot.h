@@ -57,7 +57,7 @@ typedef struct {
   guint64 failed;              /* clients no backend took */
   guint64 bytes_received;      /* from clients */
   guint64 bytes_sent;          /* to clients */
-  guint64 proxy_errors;        /* bad PROXY protocol headers (0 until accept_proxy exists) */
+  guint64 proxy_errors;        /* clients closed for a bad PROXY protocol header */
   GArray *history;             /* MbHistorySample, oldest first; at most the last 5 minutes */
 } MbFrontendSnapshot;
 

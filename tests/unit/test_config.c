@@ -116,8 +116,12 @@ START_TEST (test_balancing_options)
     "  health_check { }\n"
     "  backend x { forward_to = \"127.0.0.1:1\" } }\n"
     "frontend r { bind_on = \"127.0.0.1:7072\" balance = random-two\n"
-    "  backend x { forward_to = \"127.0.0.1:1\" } }\n", NULL, &error);
-  MbFrontendConfig *web, *h, *r;
+    "  backend x { forward_to = \"127.0.0.1:1\" } }\n"
+    "frontend p { bind_on = \"127.0.0.1:7073\" accept_proxy = true send_proxy = v2\n"
+    "  backend inherits { forward_to = \"127.0.0.1:1\" }\n"
+    "  backend own { forward_to = \"127.0.0.1:2\" send_proxy = v1 }\n"
+    "  backend plain { forward_to = \"127.0.0.1:3\" send_proxy = none } }\n", NULL, &error);
+  MbFrontendConfig *web, *h, *r, *p;
   MbBackendConfig *app1, *app2, *spare;
   gsize len;
 
@@ -155,6 +159,15 @@ START_TEST (test_balancing_options)
   ck_assert_ptr_null (h->health_check->expect);
   r = config->frontends->pdata[2];
   ck_assert_int_eq (r->balance, MB_BALANCE_RANDOM_TWO);
+  ck_assert (!r->accept_proxy);
+  ck_assert_int_eq (((MbBackendConfig *) r->backends->pdata[0])->send_proxy, MB_PROXY_NONE);
+  /* PROXY protocol: a frontend's send_proxy is its backends' default. */
+  p = config->frontends->pdata[3];
+  ck_assert (p->accept_proxy);
+  ck_assert_int_eq (p->send_proxy, MB_PROXY_V2);
+  ck_assert_int_eq (((MbBackendConfig *) p->backends->pdata[0])->send_proxy, MB_PROXY_V2);
+  ck_assert_int_eq (((MbBackendConfig *) p->backends->pdata[1])->send_proxy, MB_PROXY_V1);
+  ck_assert_int_eq (((MbBackendConfig *) p->backends->pdata[2])->send_proxy, MB_PROXY_NONE);
 }
 END_TEST
 
@@ -239,6 +252,13 @@ static const struct { const gchar *text; gint line; const gchar *why; } errors[]
     6, "frontend f: backend c: backup: 'maybe' is neither true nor false" },
   { "frontend f {\n  bind_on = \"127.0.0.1:1\"\n  backend b { forward_to = \"127.0.0.1:2\" backup = true }\n}\n",
     2, "frontend f: every backend is a backup" },
+  /* PROXY protocol */
+  { "frontend f {\n  bind_on = \"127.0.0.1:1\"\n  accept_proxy = maybe\n  backend b { forward_to = \"127.0.0.1:2\" }\n}\n",
+    3, "frontend f: accept_proxy: 'maybe' is neither true nor false" },
+  { "frontend f {\n  bind_on = \"127.0.0.1:1\"\n  send_proxy = v3\n  backend b { forward_to = \"127.0.0.1:2\" }\n}\n",
+    3, "frontend f: send_proxy: 'v3' is not none, v1 or v2" },
+  { "frontend f {\n  bind_on = \"127.0.0.1:1\"\n  backend b {\n    forward_to = \"127.0.0.1:2\"\n    send_proxy = V1\n  }\n}\n",
+    5, "frontend f: backend b: send_proxy: 'V1' is not none, v1 or v2" },
   { "frontend f {\n  bind_on = \"127.0.0.1:1\"\n  max_fails = -1\n  backend b { forward_to = \"127.0.0.1:2\" }\n}\n",
     3, "frontend f: max_fails: '-1' is not a number from 0 to 1000" },
   { "frontend f {\n  bind_on = \"127.0.0.1:1\"\n  fail_timeout = 0\n  backend b { forward_to = \"127.0.0.1:2\" }\n}\n",

@@ -418,8 +418,13 @@ static const struct {
   { "health_check { send = \"PING\" }", "health_check { send = \"PING\\n\" }", MB_RELOAD_CHANGE },
   { "health_check { }", "health_check { expect = \"OK\" }", MB_RELOAD_CHANGE },
   { "health_check { expect = \"OK\" }", "health_check { expect = \"KO\" }", MB_RELOAD_CHANGE },
+  { "", "accept_proxy = true", MB_RELOAD_CHANGE },
+  { "accept_proxy = true", "accept_proxy = false", MB_RELOAD_CHANGE },
   /* The same values, written otherwise. */
   { "", "balance = round-robin", MB_RELOAD_KEEP },
+  { "", "accept_proxy = false", MB_RELOAD_KEEP },
+  { "", "send_proxy = none", MB_RELOAD_KEEP },
+  { "accept_proxy = yes", "accept_proxy = true", MB_RELOAD_KEEP },
   { "connect_timeout = 2s", "connect_timeout = 2000ms", MB_RELOAD_KEEP },
   { "health_check { }", "health_check { interval = 2s rise = 2 }", MB_RELOAD_KEEP },
   { "health_check { send = \"PING\" expect = \"OK\" }",
@@ -515,6 +520,7 @@ END_TEST
 static const gchar *const backend_options[] = {
   "weight = 2",
   "backup = true",
+  "send_proxy = v1",
 };
 
 START_TEST (test_backend_option_changed)
