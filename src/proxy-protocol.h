@@ -47,7 +47,7 @@ typedef enum {
 typedef enum {
   MB_PROXY_COMPLETE,    /* *used = the header's length; HEADER filled */
   MB_PROXY_NEED_MORE,   /* *used = how many of the LEN bytes certainly belong to it */
-  MB_PROXY_INVALID,     /* ERROR set: MB_ERROR_PROXY, message says what is wrong */
+  MB_PROXY_INVALID,     /* ERROR set: MB_ERROR_PROXY, message says what is wrong; *used = 0 */
 } MbProxyStatus;
 
 typedef struct {
@@ -60,14 +60,18 @@ typedef struct {
 
 /* Parses the first LEN bytes of a stream (LEN may be 0).  See above.
  * HEADER is written only on MB_PROXY_COMPLETE.  How many bytes a reader
- * should ask for next: at most mb_proxy_wanted() in all. */
+ * should peek at next: at most mb_proxy_wanted() in all. */
 MbProxyStatus mb_proxy_parse (const guint8 *data, gsize len, MbProxyHeader *header, gsize *used,
                               GError **error);
 
-/* How many bytes, counted from the stream's start, may be read without any
- * risk of taking a byte past the header, given the first LEN bytes (as
- * already passed to mb_proxy_parse() with MB_PROXY_NEED_MORE): the next
- * peek or read should not go beyond it.  Always > LEN for such a prefix. */
+/* How many bytes, counted from the stream's start, the next peek (recv with
+ * MSG_PEEK) should ask for in all, given the first LEN bytes (as already
+ * passed to mb_proxy_parse() with MB_PROXY_NEED_MORE).  A bound for a peek,
+ * not for a read: it may lie past the end of a v1 header (a line's end is
+ * known only when its CRLF arrives) and, while LEN is 0, past the end of the
+ * shortest v1 one; peeked bytes past the header are harmless because a
+ * reader consumes only the *used bytes that mb_proxy_parse() reports.  For
+ * v2 it never lies past the header's end.  Always > LEN for such a prefix. */
 gsize mb_proxy_wanted (const guint8 *data, gsize len);
 
 /* Writes a VERSION header into OUT (MB_PROXY_WRITE_MAX bytes) and returns
