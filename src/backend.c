@@ -20,6 +20,8 @@ log_failures (guint64 count, guint seconds, gpointer data)
           backend->frontend_title, backend->title, text, count == 1 ? "" : "s", seconds);
 }
 
+static void apply (MbBackend *backend, gboolean was_down, const gchar *why);
+
 MbBackend *
 mb_backend_new (MbFrontend *frontend, const gchar *frontend_title, guint index, const MbBackendConfig *config)
 {
@@ -33,6 +35,14 @@ mb_backend_new (MbFrontend *frontend, const gchar *frontend_title, guint index, 
   mb_rate_limit_init (&backend->failure_log, MB_RATE_LIMIT_INTERVAL_MS, log_failures, backend);
   backend->frontend = frontend;
   mb_backend_update (backend, index, config);
+  /* A name that did not resolve at load (resolve_interval > 0): down
+   * until it does; the frontend's balancer starts with it down. */
+  if (backend->addresses->len == 0)
+    {
+      backend->down_dns = TRUE;
+      backend->why_down = g_strdup_printf ("no address: %s", config->resolve_error ? config->resolve_error
+                                                                                    : "the name did not resolve");
+    }
   return backend;
 }
 
@@ -54,6 +64,8 @@ backend_free (gpointer data)
   g_mutex_clear (&backend->lock);
   g_free (backend->why_down);
   g_free (backend->last_check_detail);
+  g_free (backend->host);
+  g_free (backend->lookup_result);
   g_free (backend->title);
   g_free (backend->frontend_title);
   g_free (backend->forward_to);
@@ -85,12 +97,39 @@ mb_backend_update (MbBackend *backend, guint index, const MbBackendConfig *confi
     backend->weight = config->weight;
   backend->backup = config->backup;
   g_atomic_int_set (&backend->send_proxy, (gint) config->send_proxy);
+  g_free (backend->host);
+  backend->host = g_strdup (config->host);
+  backend->port = config->port;
+  /* A name resolve.c follows keeps what it last found when the reload's
+   * own lookup found nothing; otherwise the reload's addresses win (and
+   * the next lookup brings a backend down for no address back up). */
+  if (backend->addresses != NULL && config->addresses->len == 0 && backend->host != NULL)
+    return;
   g_mutex_lock (&backend->lock);
   old = backend->addresses;
   backend->addresses = g_ptr_array_ref (config->addresses);
   g_mutex_unlock (&backend->lock);
   if (old != NULL)
     g_ptr_array_unref (old);
+}
+
+void
+mb_backend_set_addresses (MbBackend *backend, GPtrArray *addresses, const gchar *why)
+{
+  gboolean was_down = mb_backend_is_down (backend);
+  GPtrArray *old;
+
+  g_mutex_lock (&backend->lock);
+  old = backend->addresses;
+  backend->addresses = g_ptr_array_ref (addresses);
+  g_mutex_unlock (&backend->lock);
+  g_ptr_array_unref (old);
+  backend->down_dns = addresses->len == 0;
+  {
+    g_autofree gchar *reason = addresses->len == 0 ? g_strdup_printf ("no address: %s", why) : g_strdup (why);
+
+    apply (backend, was_down, reason);
+  }
 }
 
 void
@@ -114,7 +153,7 @@ mb_backend_get_addresses (MbBackend *backend)
 gboolean
 mb_backend_is_down (const MbBackend *backend)
 {
-  return backend->down_active || backend->down_passive;
+  return backend->down_active || backend->down_passive || backend->down_dns;
 }
 
 gboolean

@@ -11,7 +11,8 @@
  *
  * Down and up.  A backend is down while its active checks say so
  * (health.c), or for fail_timeout after max_fails failed connects within
- * fail_timeout (passive ejection, here); either way its frontend's balancer
+ * fail_timeout (passive ejection, here), or while its name resolves to no
+ * address (resolve_interval: resolve.c); either way its frontend's balancer
  * skips it (balancer.h).  Sessions already relaying to it are not cut.  Up
  * and down change on the main thread only, where the balancer is used;
  * sessions report their connects from their workers, and only failures (or
@@ -49,6 +50,7 @@ typedef struct {
   gchar *title;                    /* immutable */
   gchar *frontend_title;           /* immutable: its frontend's, for log lines */
   gchar *forward_to;               /* immutable: a changed forward_to is another backend */
+  gboolean discovered;             /* from SRV records (resolve.h), not the file */
   gint live;                       /* sessions connecting or relaying to it (atomic) */
   gint failing;                    /* failed connects not yet cleared by a success (atomic) */
   gint send_proxy;                 /* MbProxyVersion, the file's (atomic: a reload may change it) */
@@ -79,6 +81,14 @@ typedef struct {
   gint64 window_start;             /* monotonic, microseconds */
   GSource *revive;                 /* while passively down: ends it after fail_timeout */
   gboolean down_active, down_passive;
+  gboolean down_dns;               /* its name gave no address (resolve.c) */
+  gchar *host;                     /* the name resolve.c resolves again; NULL: none */
+  guint16 port;
+  GCancellable *lookup;            /* resolve.c's lookup in flight, or NULL */
+  gint64 lookup_at;                /* real time, microseconds, of the last one; 0: none */
+  gboolean lookup_ok;
+  gchar *lookup_result;            /* its addresses, or why it failed */
+  gboolean lookup_failing;         /* said once until it resolves again */
   guint checks_passed, checks_failed; /* consecutive check results, kept across reloads */
 } MbBackend;
 
@@ -99,6 +109,10 @@ void mb_backend_detach (MbBackend *backend);
 
 /* The addresses to try now, in order (a new reference). */
 GPtrArray *mb_backend_get_addresses (MbBackend *backend);
+/* resolve.c looked its name up again (main thread): ADDRESSES (a reference
+ * is taken) for new sessions; none makes it down ("no address: WHY"),
+ * some bring it back (WHY: "app.test resolves to ..."). */
+void mb_backend_set_addresses (MbBackend *backend, GPtrArray *addresses, const gchar *why);
 
 gboolean mb_backend_is_down (const MbBackend *backend);
 /* Whether new sessions may go to it: enabled (up or down, the balancer

@@ -92,14 +92,16 @@ log_level_from_string (const gchar *text, MbLogLevel *out)
 
 /* ---- raw configuration ------------------------------------------------ */
 
-static void
-backend_config_free (gpointer data)
+void
+mb_backend_config_free (gpointer data)
 {
   MbBackendConfig *backend = data;
 
   g_free (backend->title);
   g_free (backend->forward_to);
   g_clear_pointer (&backend->addresses, g_ptr_array_unref);
+  g_free (backend->host);
+  g_free (backend->resolve_error);
   g_free (backend);
 }
 
@@ -110,6 +112,7 @@ frontend_config_free (gpointer data)
 
   g_free (frontend->title);
   g_free (frontend->bind_on);
+  g_free (frontend->discover);
   if (frontend->health_check != NULL)
     {
       g_clear_pointer (&frontend->health_check->send, g_bytes_unref);
@@ -170,7 +173,7 @@ frontend_config_new (const gchar *title, const gchar *file, gint line)
   frontend->idle_timeout_ms = MB_DEFAULT_IDLE_TIMEOUT_MS;
   frontend->backlog = MB_DEFAULT_BACKLOG;
   frontend->fail_timeout_ms = MB_DEFAULT_FAIL_TIMEOUT_MS;
-  frontend->backends = g_ptr_array_new_with_free_func (backend_config_free);
+  frontend->backends = g_ptr_array_new_with_free_func (mb_backend_config_free);
   return frontend;
 }
 
@@ -246,6 +249,8 @@ finish_listen_address (MbFrontendConfig *frontend, const gchar *what, GPtrArray 
     mb_config_error (errors, frontend->file, frontend->line, "%s: %s", what, error->message);
 }
 
+static void finish_discover (MbFrontendConfig *frontend, GPtrArray *errors);
+
 static void
 finish_frontend (MbFrontendConfig *frontend, GPtrArray *errors)
 {
@@ -259,7 +264,9 @@ finish_frontend (MbFrontendConfig *frontend, GPtrArray *errors)
       finish_listen_address (frontend, what, errors);
     }
 
-  if (frontend->backends->len == 0)
+  if (frontend->discover != NULL)
+    finish_discover (frontend, errors);
+  else if (frontend->backends->len == 0)
     mb_config_error (errors, frontend->file, frontend->line,
                      "frontend %s: no backend defined: add backend NAME { forward_to = \"host:port\" }",
                      frontend->title);
@@ -289,10 +296,63 @@ finish_frontend (MbFrontendConfig *frontend, GPtrArray *errors)
       else if (!mb_address_parse (backend->forward_to, FALSE, &backend_host, &port, &error))
         mb_config_error (errors, backend->file, backend->line, "frontend %s: backend %s: forward_to: %s",
                          frontend->title, backend->title, error->message);
-      else if ((backend->addresses = mb_address_resolve (backend_host, port, &error)) == NULL)
-        mb_config_error (errors, backend->file, backend->line, "frontend %s: backend %s: forward_to: %s",
-                         frontend->title, backend->title, error->message);
+      else
+        {
+          backend->port = port;
+          if (frontend->resolve_interval_ms > 0 && !g_hostname_is_ip_address (backend_host))
+            backend->host = g_strdup (backend_host);
+          backend->addresses = mb_address_resolve (backend_host, port, &error);
+          /* With resolve_interval, a name may come later: the backend
+           * starts down (backend.h). */
+          if (backend->addresses == NULL && backend->host != NULL)
+            {
+              backend->addresses = g_ptr_array_new_with_free_func (g_object_unref);
+              backend->resolve_error = g_strdup (error->message);
+            }
+          else if (backend->addresses == NULL)
+            mb_config_error (errors, backend->file, backend->line, "frontend %s: backend %s: forward_to: %s",
+                             frontend->title, backend->title, error->message);
+        }
     }
+}
+
+/* A name a DNS server can hold: dot-separated labels of letters, digits,
+ * '-' and '_' (SRV names begin with "_service._tcp"), 1 to 63 characters
+ * each, 253 in all, an ending dot allowed. */
+static gboolean
+is_dns_name (const gchar *name)
+{
+  gsize label = 0, len = strlen (name);
+
+  if (len == 0 || len > 254 || (len == 254 && name[253] != '.') || name[0] == '.')
+    return FALSE;
+  for (const gchar *p = name; *p != '\0'; p++)
+    {
+      if (*p == '.')
+        {
+          if (label == 0)
+            return FALSE;
+          label = 0;
+        }
+      else if ((g_ascii_isalnum (*p) || *p == '-' || *p == '_') && ++label <= 63)
+        continue;
+      else
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+finish_discover (MbFrontendConfig *frontend, GPtrArray *errors)
+{
+  if (!is_dns_name (frontend->discover))
+    mb_config_error (errors, frontend->discover_file, frontend->discover_line,
+                     "frontend %s: discover: '%s' is not a DNS name such as _app._tcp.example.org",
+                     frontend->title, frontend->discover);
+  if (frontend->resolve_interval_ms == 0)
+    mb_config_error (errors, frontend->discover_file, frontend->discover_line,
+                     "frontend %s: discover needs resolve_interval > 0 (the records are looked up that often)",
+                     frontend->title);
 }
 
 /* Looks up user and group once, at load: the names must exist here and now. */
@@ -716,6 +776,8 @@ read_frontend (MbConfig *config, cfg_t *section, GPtrArray *errors)
       mb_config_error (errors, at.file, at.line, "%sconnect_timeout: must be more than 0", prefix);
     }
   get_duration (section, "idle_timeout", prefix, &frontend->idle_timeout_ms, errors);
+  get_duration (section, "resolve_interval", prefix, &frontend->resolve_interval_ms, errors);
+  get_string (section, "discover", &frontend->discover, &frontend->discover_file, &frontend->discover_line);
 
   get_number (section, "backlog", prefix, 1, MB_MAX_BACKLOG, &frontend->backlog, errors);
   get_number (section, "max_connections", prefix, 0, MB_MAX_MAX_CONNECTIONS, &frontend->max_connections, errors);
@@ -785,6 +847,8 @@ config_confuse_load (const gchar *path, GPtrArray *errors)
     LOCATED ("fail_timeout"),
     LOCATED ("accept_proxy"),
     LOCATED ("send_proxy"),
+    LOCATED ("resolve_interval"),
+    LOCATED ("discover"),
     CFG_SEC ("health_check", health_check_opts, CFGF_MULTI),
     CFG_SEC ("backend", backend_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
     CFG_END ()

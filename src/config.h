@@ -55,7 +55,12 @@ typedef struct {
   gchar *forward_to;       /* as written; NULL until set */
   const gchar *file;       /* interned: where forward_to (else the section) is */
   gint line;
-  GPtrArray *addresses;    /* GInetSocketAddress, resolved, tried in this order */
+  GPtrArray *addresses;    /* GInetSocketAddress, resolved, tried in this order; empty
+                            * when host did not resolve (resolve_interval > 0 only) */
+  gchar *host;             /* a host name to resolve again (resolve_interval); NULL
+                            * for an IP literal or with resolve_interval 0 */
+  guint16 port;
+  gchar *resolve_error;    /* why host did not resolve at load; NULL when it did */
   guint weight;            /* 1..MB_MAX_WEIGHT */
   gboolean backup;         /* chosen only while every non-backup is down; else a last resort */
   MbProxyVersion send_proxy; /* its own, else its frontend's send_proxy */
@@ -93,6 +98,10 @@ typedef struct {
   guint64 fail_timeout_ms; /* ... within this long, and for this long */
   MbHealthCheckConfig *health_check; /* NULL: no active checks */
   gboolean accept_proxy;   /* clients begin with a PROXY header (v1 or v2) */
+  guint64 resolve_interval_ms; /* backend names resolved again this often; 0: never */
+  gchar *discover;         /* SRV name backends are discovered from; NULL: none */
+  const gchar *discover_file;
+  gint discover_line;
   MbProxyVersion send_proxy; /* the default of its backends */
   GPtrArray *backends;     /* MbBackendConfig, in file order */
   /* A new option: compare it in reload.c's frontend_options_equal(). */
@@ -149,6 +158,9 @@ gboolean mb_frontend_config_overlaps (const MbFrontendConfig *a, const MbFronten
 MbConfig *mb_config_new (const gchar *path);
 MbFrontendConfig *mb_config_add_frontend (MbConfig *config, const gchar *title,
                                           const gchar *file, gint line);
+/* Frees a backend section (also one made elsewhere: resolve.c's discovered
+ * backends). */
+void mb_backend_config_free (gpointer backend);
 MbBackendConfig *mb_frontend_config_add_backend (MbFrontendConfig *frontend, const gchar *title,
                                                  const gchar *file, gint line);
 void mb_config_error (GPtrArray *errors, const gchar *file, gint line,

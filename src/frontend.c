@@ -18,6 +18,7 @@
 #include "notify.h"
 #include "pipes.h"
 #include "poller.h"
+#include "resolve.h"
 #include "session.h"
 #include "snapshot.h"
 #include "stats.h"
@@ -312,6 +313,8 @@ on_incoming (MbPollerHandle *handle, GIOCondition condition)
 guint
 mb_frontend_plan (MbFrontend *frontend, guint64 key, guint *order)
 {
+  if (frontend->balancer == NULL)
+    return 0;   /* no backend discovered yet */
   /* Only the algorithms that weigh load read the live counts. */
   if (frontend->config->balance == MB_BALANCE_LEAST_CONNECTIONS
       || frontend->config->balance == MB_BALANCE_RANDOM_TWO)
@@ -425,6 +428,7 @@ mb_frontend_new (MbConfig *owner, const MbFrontendConfig *config)
 {
   MbFrontend *frontend = g_new0 (MbFrontend, 1);
   g_autofree MbBackendSpec *specs = NULL;
+  g_autofree gboolean *down = NULL;
 
   frontend->ref_count = 1;
   frontend->title = g_strdup (config->title);
@@ -437,8 +441,15 @@ mb_frontend_new (MbConfig *owner, const MbFrontendConfig *config)
     g_ptr_array_add (frontend->backends,
                      mb_backend_new (frontend, frontend->title, i, config->backends->pdata[i]));
   frontend->backend_live = g_new0 (guint, frontend->backends->len);
-  specs = backend_specs (frontend->backends, NULL);
-  frontend->balancer = mb_balancer_new (config->balance, specs, frontend->backends->len);
+  down = g_new0 (gboolean, frontend->backends->len);
+  specs = backend_specs (frontend->backends, down);
+  /* None for a frontend that only discovers its backends (resolve.h). */
+  if (frontend->backends->len > 0)
+    frontend->balancer = mb_balancer_new (config->balance, specs, frontend->backends->len);
+  /* Down from the start: a name that did not resolve yet (backend.h). */
+  for (guint i = 0; i < frontend->backends->len; i++)
+    if (down[i])
+      mb_balancer_set_down (frontend->balancer, i, TRUE);
   mb_rate_limit_init (&frontend->no_backend_log, MB_RATE_LIMIT_INTERVAL_MS, log_no_backend, frontend);
   frontend->listeners = g_ptr_array_new_with_free_func (listener_free);
   if (all_frontends == NULL)
@@ -652,6 +663,8 @@ mb_frontend_start (MbFrontend *frontend)
   open_listeners (frontend);
   if (frontend->config->health_check != NULL && frontend->health == NULL)
     frontend->health = mb_health_start (frontend);
+  if (frontend->resolve == NULL)
+    frontend->resolve = mb_resolve_start (frontend);
 }
 
 void
@@ -677,7 +690,37 @@ void
 mb_frontend_close (MbFrontend *frontend)
 {
   g_clear_pointer (&frontend->health, mb_health_stop);
+  g_clear_pointer (&frontend->resolve, mb_resolve_stop);
   mb_frontend_stop_listening (frontend);
+}
+
+/* BACKENDS (taken) become FRONTEND's list, each at its index, with a new
+ * balancer that goes on from the old one (none for an empty list: a
+ * frontend that only discovers may have no backend yet). */
+static void
+install_backends (MbFrontend *frontend, GPtrArray *backends, MbBalance balance)
+{
+  g_autofree MbBackendSpec *specs = NULL;
+  g_autofree gboolean *down = NULL;
+  MbBalancer *balancer = NULL;
+  GPtrArray *old_backends;
+
+  for (guint i = 0; i < backends->len; i++)
+    ((MbBackend *) backends->pdata[i])->index = i;
+  down = g_new0 (gboolean, backends->len);
+  specs = backend_specs (backends, down);
+  g_mutex_lock (&frontend->lock);
+  if (backends->len > 0)
+    balancer = mb_balancer_new_from (frontend->balancer, balance, specs, backends->len, down);
+  mb_balancer_free (frontend->balancer);
+  frontend->balancer = balancer;
+  g_free (frontend->backend_live);
+  frontend->backend_live = g_new0 (guint, backends->len);
+  old_backends = frontend->backends;
+  frontend->backends = backends;
+  g_mutex_unlock (&frontend->lock);
+  /* Sessions hold the old list: it goes when the last of them ends. */
+  g_ptr_array_unref (old_backends);
 }
 
 /* FRONTEND's backends after a reload: the objects of the kept ones (state
@@ -689,10 +732,6 @@ update_backends (MbFrontend *frontend, const MbFrontendChange *change)
   const MbFrontendConfig *config = change->new_config;
   g_autoptr(GHashTable) old = g_hash_table_new (g_str_hash, g_str_equal);
   g_autoptr(GPtrArray) backends = g_ptr_array_new_with_free_func ((GDestroyNotify) mb_backend_unref);
-  g_autofree MbBackendSpec *specs = NULL;
-  g_autofree gboolean *down = NULL;
-  MbBalancer *balancer;
-  GPtrArray *old_backends;
 
   for (guint i = 0; i < frontend->backends->len; i++)
     {
@@ -723,19 +762,83 @@ update_backends (MbFrontend *frontend, const MbFrontendChange *change)
         }
     }
   g_assert (backends->len == config->backends->len);
-  down = g_new0 (gboolean, backends->len);
-  specs = backend_specs (backends, down);
-  g_mutex_lock (&frontend->lock);
-  balancer = mb_balancer_new_from (frontend->balancer, config->balance, specs, backends->len, down);
-  mb_balancer_free (frontend->balancer);
-  frontend->balancer = balancer;
-  g_free (frontend->backend_live);
-  frontend->backend_live = g_new0 (guint, backends->len);
-  old_backends = frontend->backends;
-  frontend->backends = g_steal_pointer (&backends);
-  g_mutex_unlock (&frontend->lock);
-  /* Sessions hold the old list: it goes when the last of them ends. */
-  g_ptr_array_unref (old_backends);
+  /* The backends discovery found (resolve.h) follow the written ones while
+   * the same SRV name is still discovered. */
+  for (guint i = 0; i < frontend->backends->len; i++)
+    {
+      MbBackend *backend = frontend->backends->pdata[i];
+
+      if (!backend->discovered)
+        continue;
+      if (g_strcmp0 (frontend->config->discover, config->discover) == 0)
+        {
+          backend->index = backends->len;
+          g_ptr_array_add (backends, mb_backend_ref (backend));
+        }
+      else
+        mb_backend_detach (backend);
+    }
+  install_backends (frontend, g_steal_pointer (&backends), config->balance);
+}
+
+void
+mb_frontend_set_discovered (MbFrontend *frontend, GPtrArray *configs)
+{
+  g_autoptr(GHashTable) old = g_hash_table_new (g_str_hash, g_str_equal);
+  GPtrArray *backends = g_ptr_array_new_with_free_func ((GDestroyNotify) mb_backend_unref);
+
+  for (guint i = 0; i < frontend->backends->len; i++)
+    {
+      MbBackend *backend = frontend->backends->pdata[i];
+
+      if (backend->discovered)
+        g_hash_table_insert (old, backend->title, backend);
+      else
+        g_ptr_array_add (backends, mb_backend_ref (backend));
+    }
+  for (guint i = 0; i < configs->len; i++)
+    {
+      const MbBackendConfig *config = configs->pdata[i];
+      MbBackend *backend = g_hash_table_lookup (old, config->title);
+
+      if (backend != NULL)
+        {
+          g_hash_table_remove (old, config->title);
+          if (backend->config_weight != config->weight || backend->backup != config->backup)
+            mb_log (G_LOG_LEVEL_MESSAGE, "MB_FRONTEND", frontend->title, "MB_BACKEND", backend->title, NULL,
+                    "frontend %s: discover: backend %s now weight %u%s", frontend->title, backend->title,
+                    config->weight, config->backup ? ", backup" : "");
+          mb_backend_update (backend, backends->len, config);
+          g_ptr_array_add (backends, mb_backend_ref (backend));
+        }
+      else
+        {
+          backend = mb_backend_new (frontend, frontend->title, backends->len, config);
+          backend->discovered = TRUE;
+          g_ptr_array_add (backends, backend);
+          mb_log (G_LOG_LEVEL_MESSAGE, "MB_FRONTEND", frontend->title, "MB_BACKEND", backend->title, NULL,
+                  "frontend %s: discover: backend %s added (weight %u%s)", frontend->title, backend->title,
+                  config->weight, config->backup ? ", backup" : "");
+        }
+    }
+  {
+    GHashTableIter iter;
+    gpointer backend;
+
+    /* Gone from the records: no new session; their sessions go on. */
+    g_hash_table_iter_init (&iter, old);
+    while (g_hash_table_iter_next (&iter, NULL, &backend))
+      {
+        mb_log (G_LOG_LEVEL_MESSAGE, "MB_FRONTEND", frontend->title, "MB_BACKEND", ((MbBackend *) backend)->title,
+                NULL, "frontend %s: discover: backend %s removed (its sessions go on)", frontend->title,
+                ((MbBackend *) backend)->title);
+        mb_backend_detach (backend);
+      }
+  }
+  install_backends (frontend, backends, frontend->config->balance);
+  if (frontend->health != NULL)
+    mb_health_update (frontend->health, frontend->config->health_check);
+  mb_frontend_backends_changed (frontend);
 }
 
 void
@@ -744,6 +847,7 @@ mb_frontend_update (MbFrontend *frontend, MbConfig *owner, const MbFrontendChang
 {
   const MbFrontendConfig *config = change->new_config;
   gboolean checks_kept = mb_reload_same_checks (frontend->config->health_check, config->health_check);
+  gboolean resolve_kept = frontend->config->resolve_interval_ms == config->resolve_interval_ms;
   MbConfig *old_owner;
 
   if (listeners != NULL)
@@ -755,11 +859,13 @@ mb_frontend_update (MbFrontend *frontend, MbConfig *owner, const MbFrontendChang
    * matched with the new backends below. */
   if (!checks_kept)
     g_clear_pointer (&frontend->health, mb_health_stop);
-  if (change->backends_changed || frontend->config->balance != config->balance)
+  if (change->backends_changed || frontend->config->balance != config->balance
+      || g_strcmp0 (frontend->config->discover, config->discover) != 0)
     update_backends (frontend, change);
   else
-    /* The same list: the names it holds may resolve to new addresses. */
-    for (guint i = 0; i < frontend->backends->len; i++)
+    /* The same written list (discovered backends after it): the names it
+     * holds may resolve to new addresses. */
+    for (guint i = 0; i < config->backends->len; i++)
       mb_backend_update (frontend->backends->pdata[i], i, config->backends->pdata[i]);
 
   /* The settings in force; the health checks read theirs from there. */
@@ -774,6 +880,13 @@ mb_frontend_update (MbFrontend *frontend, MbConfig *owner, const MbFrontendChang
     mb_health_update (frontend->health, config->health_check);
   else if (config->health_check != NULL)
     frontend->health = mb_health_start (frontend);
+  /* The rounds read the backend list as it is then: only a new interval
+   * restarts them. */
+  if (!resolve_kept)
+    {
+      g_clear_pointer (&frontend->resolve, mb_resolve_stop);
+      frontend->resolve = mb_resolve_start (frontend);
+    }
   open_listeners (frontend);
   mb_admission_update_all ();
 }

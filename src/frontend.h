@@ -72,6 +72,7 @@ struct MbFrontend {
   /* private */
   GPtrArray *listeners;
   MbHealth *health;                /* active checks, or NULL */
+  struct MbResolve *resolve;       /* backend names looked up again, or NULL */
   guint resume;                    /* timer while paused for lack of resources */
   struct MbHistorySample *history; /* a ring of MB_FRONTEND_HISTORY samples (snapshot.h) */
   guint history_next, history_len;
@@ -134,6 +135,11 @@ const gchar *mb_frontend_state_name (const MbFrontend *frontend);
 void mb_frontend_sample (MbFrontend *frontend, gint64 now);
 /* Appends FRONTEND's samples, oldest first, to HISTORY (MbHistorySample). */
 void mb_frontend_copy_history (const MbFrontend *frontend, GArray *history);
+/* Discovery (resolve.h) found CONFIGS (MbBackendConfig, in order; not
+ * kept): they become the backends after the written ones.  A title seen
+ * before keeps its backend (state and all), a new one gets one, one no
+ * longer found is detached (its sessions go on).  Main thread. */
+void mb_frontend_set_discovered (MbFrontend *frontend, GPtrArray *configs);
 /* A backend of FRONTEND went down or up: updates STATUS=. */
 void mb_frontend_backends_changed (MbFrontend *frontend);
 /* "web: 2/3 backends up, api: 1/1 backends up" over every frontend in

@@ -196,13 +196,14 @@ on_due (gpointer data)
 {
   Check *check = data;
   g_autoptr(GPtrArray) addresses = mb_backend_get_addresses (check->backend);
-  GSocketAddress *address = addresses->pdata[0];
+  GSocketAddress *address = addresses->len > 0 ? addresses->pdata[0] : NULL;
   g_autoptr(GError) error = NULL;
 
   g_clear_pointer (&check->timer, g_source_unref);
-  /* In maintenance: no check (an operator works on it); look again at the
-   * next interval. */
-  if (check->backend->admin == MB_BACKEND_MAINT)
+  /* In maintenance: no check (an operator works on it); without an
+   * address (its name resolves to none yet: down already, resolve.h),
+   * nothing to check.  Look again at the next interval. */
+  if (check->backend->admin == MB_BACKEND_MAINT || address == NULL)
     {
       schedule (check, check->health->config->interval_ms);
       return G_SOURCE_REMOVE;

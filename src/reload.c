@@ -53,6 +53,8 @@ frontend_options_equal (const MbFrontendConfig *a, const MbFrontendConfig *b)
          && a->max_fails == b->max_fails
          && a->fail_timeout_ms == b->fail_timeout_ms
          && a->accept_proxy == b->accept_proxy
+         && a->resolve_interval_ms == b->resolve_interval_ms
+         && g_strcmp0 (a->discover, b->discover) == 0
          && a->send_proxy == b->send_proxy
          && mb_reload_same_checks (a->health_check, b->health_check);
 }

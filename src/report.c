@@ -56,6 +56,20 @@ mb_report_frontends (JsonBuilder *builder, const MbSnapshot *snapshot)
       mb_report_add_int (builder, "failed", (gint64) f->failed);
       mb_report_add_int (builder, "bytes_received", (gint64) f->bytes_received);
       mb_report_add_int (builder, "bytes_sent", (gint64) f->bytes_sent);
+      json_builder_set_member_name (builder, "discover");
+      if (f->discover_name != NULL)
+        {
+          g_autofree gchar *when = f->discover_at != 0 ? mb_report_time (f->discover_at) : NULL;
+
+          json_builder_begin_object (builder);
+          mb_report_add_string (builder, "name", f->discover_name);
+          mb_report_add_string (builder, "at", when);
+          mb_report_add_bool (builder, "ok", f->discover_ok);
+          mb_report_add_string (builder, "result", f->discover_result);
+          json_builder_end_object (builder);
+        }
+      else
+        json_builder_add_null_value (builder);
       json_builder_end_object (builder);
     }
   json_builder_end_array (builder);
@@ -95,6 +109,20 @@ mb_report_backends (JsonBuilder *builder, const MbSnapshot *snapshot, const gcha
           mb_report_add_string (builder, "at", when);
           mb_report_add_bool (builder, "ok", b->last_check_ok);
           mb_report_add_string (builder, "detail", b->last_check_detail);
+          json_builder_end_object (builder);
+        }
+      else
+        json_builder_add_null_value (builder);
+      json_builder_set_member_name (builder, "lookup");
+      if (b->lookup_name != NULL)
+        {
+          g_autofree gchar *when = b->lookup_at != 0 ? mb_report_time (b->lookup_at) : NULL;
+
+          json_builder_begin_object (builder);
+          mb_report_add_string (builder, "name", b->lookup_name);
+          mb_report_add_string (builder, "at", when);
+          mb_report_add_bool (builder, "ok", b->lookup_ok);
+          mb_report_add_string (builder, "result", b->lookup_result);
           json_builder_end_object (builder);
         }
       else

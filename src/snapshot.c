@@ -5,6 +5,7 @@
 #include "daemon.h"
 #include "frontend.h"
 #include "relay.h"
+#include "resolve.h"
 #include "session.h"
 #include "snapshot.h"
 #include "worker.h"
@@ -20,6 +21,8 @@ backend_snapshot_free (gpointer data)
   g_free (b->forward_to);
   g_free (b->why);
   g_free (b->last_check_detail);
+  g_free (b->lookup_name);
+  g_free (b->lookup_result);
   g_free (b);
 }
 
@@ -30,6 +33,8 @@ frontend_snapshot_free (gpointer data)
 
   g_free (f->title);
   g_free (f->bind_on);
+  g_free (f->discover_name);
+  g_free (f->discover_result);
   g_array_unref (f->history);
   g_free (f);
 }
@@ -116,6 +121,10 @@ take_backend (MbSnapshot *snapshot, MbBackend *backend)
   b->last_check_at = backend->last_check_at;
   b->last_check_ok = backend->last_check_ok;
   b->last_check_detail = g_strdup (backend->last_check_detail);
+  b->lookup_name = g_strdup (backend->host);
+  b->lookup_at = backend->lookup_at;
+  b->lookup_ok = backend->lookup_ok;
+  b->lookup_result = g_strdup (backend->lookup_result);
   copy_histogram (&b->connect_time, &backend->connect_time);
 }
 
@@ -149,6 +158,14 @@ mb_snapshot_take (MbDaemon *daemon)
       f->bytes_received = mb_counter_get (&frontend->bytes_received);
       f->bytes_sent = mb_counter_get (&frontend->bytes_sent);
       f->proxy_errors = mb_counter_get (&frontend->proxy_errors);
+      f->discover_name = g_strdup (frontend->config->discover);
+      if (frontend->resolve != NULL)
+        {
+          const gchar *result = NULL;
+
+          mb_resolve_discover_state (frontend->resolve, &f->discover_at, &f->discover_ok, &result);
+          f->discover_result = g_strdup (result);
+        }
       mb_frontend_copy_history (frontend, f->history);
       for (guint j = 0; j < frontend->backends->len; j++)
         take_backend (snapshot, frontend->backends->pdata[j]);

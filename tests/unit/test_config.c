@@ -199,6 +199,42 @@ START_TEST (test_defaults)
 }
 END_TEST
 
+/* resolve_interval: names are kept to be resolved again, and one that
+ * does not resolve yet starts with no address instead of being an error. */
+START_TEST (test_resolve_interval)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MbConfig) config = load_text ("dns.conf",
+    "frontend f { bind_on = \"127.0.0.1:1\" resolve_interval = 30s\n"
+    "  backend name { forward_to = \"localhost:2\" }\n"
+    "  backend literal { forward_to = \"127.0.0.1:3\" }\n"
+    "  backend later { forward_to = \"nowhere.invalid:4\" } }\n"
+    "frontend once { bind_on = \"127.0.0.1:5\"\n"
+    "  backend name { forward_to = \"localhost:6\" } }\n", NULL, &error);
+  MbFrontendConfig *f, *once;
+  MbBackendConfig *name, *literal, *later;
+
+  ck_assert_msg (config != NULL, "%s", error ? error->message : "");
+  f = config->frontends->pdata[0];
+  ck_assert_uint_eq (f->resolve_interval_ms, 30000);
+  name = f->backends->pdata[0];
+  literal = f->backends->pdata[1];
+  later = f->backends->pdata[2];
+  ck_assert_str_eq (name->host, "localhost");
+  ck_assert_uint_eq (name->port, 2);
+  ck_assert_uint_gt (name->addresses->len, 0);
+  ck_assert_ptr_null (name->resolve_error);
+  ck_assert_ptr_null (literal->host);   /* nothing to look up again */
+  ck_assert_uint_eq (literal->addresses->len, 1);
+  ck_assert_str_eq (later->host, "nowhere.invalid");
+  ck_assert_uint_eq (later->addresses->len, 0);
+  ck_assert_ptr_nonnull (later->resolve_error);
+  once = config->frontends->pdata[1];
+  ck_assert_uint_eq (once->resolve_interval_ms, 0);
+  ck_assert_ptr_null (((MbBackendConfig *) once->backends->pdata[0])->host);
+}
+END_TEST
+
 /* A valid frontend to put around the error under test. */
 #define GOOD_FRONTEND "frontend ok {\n  bind_on = \"127.0.0.1:7070\"\n  backend a { forward_to = \"127.0.0.1:8080\" }\n}\n"
 
@@ -233,6 +269,8 @@ static const struct { const gchar *text; gint line; const gchar *why; } errors[]
     4, "frontend f: backend b: forward_to: cannot resolve 'nowhere.invalid'" },
   { "frontend f {\n  bind_on = \"nowhere.invalid:80\"\n  backend b { forward_to = \"127.0.0.1:2\" }\n}\n",
     2, "frontend f: bind_on: cannot resolve 'nowhere.invalid'" },
+  { "frontend f {\n  bind_on = \"127.0.0.1:1\"\n  resolve_interval = often\n  backend b { forward_to = \"127.0.0.1:2\" }\n}\n",
+    3, "frontend f: resolve_interval: invalid duration 'often'" },
   { "frontend f {\n  bind_on = \"127.0.0.1:1\"\n  bind_on = \"127.0.0.1:2\"\n  backend b { forward_to = \"127.0.0.1:2\" }\n}\n",
     3, "bind_on is set twice (first at" },
   { "workers = 0\n" GOOD_FRONTEND, 1, "workers: '0' is neither auto nor a number from 1 to 64" },
@@ -393,6 +431,7 @@ config_suite (void)
   tcase_set_timeout (tc, 30);
   tcase_add_test (tc, test_full_example);
   tcase_add_test (tc, test_defaults);
+  tcase_add_test (tc, test_resolve_interval);
   tcase_add_test (tc, test_balancing_options);
   tcase_add_test (tc, test_limits_and_identity);
   tcase_add_loop_test (tc, test_error_names_line, 0, G_N_ELEMENTS (errors));
