@@ -208,6 +208,28 @@ append_backend_state (GString *out, const gchar *name, const MbBackendSnapshot *
     }
 }
 
+/* Only backends whose name resolve_interval follows have these. */
+static void
+append_backend_lookup_ok (GString *out, const gchar *name, const MbBackendSnapshot *b)
+{
+  if (b->lookup_name == NULL || b->lookup_at == 0)
+    return;
+  append_backend_series (out, name, b, "name", b->lookup_name);
+  append_value (out, b->lookup_ok ? 1 : 0);
+}
+
+static void
+append_backend_lookup_time (GString *out, const gchar *name, const MbBackendSnapshot *b)
+{
+  gchar seconds[G_ASCII_DTOSTR_BUF_SIZE];
+
+  if (b->lookup_name == NULL || b->lookup_at == 0)
+    return;
+  append_backend_series (out, name, b, "name", b->lookup_name);
+  g_ascii_formatd (seconds, sizeof seconds, "%.3f", (gdouble) b->lookup_at / G_USEC_PER_SEC);
+  g_string_append_printf (out, " %s\n", seconds);
+}
+
 static void
 append_backend_connect_time (GString *out, const gchar *name, const MbBackendSnapshot *b)
 {
@@ -261,6 +283,12 @@ static const struct {
     NULL, append_backend_connect_time },
   { "backend_check_failures_total", "counter", "Health checks of the backend that failed.",
     backend_check_failures, NULL },
+  { "backend_lookup_ok", "gauge",
+    "1 if the last lookup of the backend's host name (resolve_interval) succeeded, else 0.",
+    NULL, append_backend_lookup_ok },
+  { "backend_lookup_timestamp_seconds", "gauge",
+    "When the backend's host name was last looked up, in seconds since the Unix epoch.",
+    NULL, append_backend_lookup_time },
 };
 
 gchar *
