@@ -160,7 +160,7 @@ bad_field (GError **error, gsize *used, const V1Fields *fields, const guint8 *da
   return invalid (error, used, "v1: bad %s %s", field_names[fields->field], token);
 }
 
-/* Fills FIELDS' finished address token DATA[START..END) into ADDRESS. */
+/* The finished address token DATA[FIELDS->start..END) into ADDRESS. */
 static gboolean
 v1_address (const V1Fields *fields, const guint8 *data, gsize end,
             struct sockaddr_storage *address)

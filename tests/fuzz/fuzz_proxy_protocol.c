@@ -3,10 +3,14 @@
  * accepts with addresses, each checked against proxy-protocol.h.
  *
  * Each prefix is parsed from a copy of exactly its bytes, so that ASan sees
- * any read past LEN. */
+ * any read past LEN.  A v1 line whose end has arrived is also judged by a
+ * plain reference (split at spaces, inet_pton, strtoul), which must agree. */
 #include "build-config.h"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
+#include <glib/gprintf.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +26,20 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
 {
   fuzz_setup ();
   return 0;
+}
+
+/* g_error() would stop on SIGTRAP, which libFuzzer does not catch: no
+ * crash-* file would keep the input.  abort() it is, as g_assert() does. */
+static void G_GNUC_PRINTF (1, 2) G_GNUC_NORETURN
+fail (const gchar *format, ...)
+{
+  va_list args;
+
+  va_start (args, format);
+  g_vfprintf (stderr, format, args);
+  va_end (args);
+  fputc ('\n', stderr);
+  abort ();
 }
 
 typedef struct {
@@ -195,7 +213,7 @@ check_round_trip (const MbProxyHeader *header)
       g_assert_cmpuint (length, <=, MB_PROXY_WRITE_MAX);
       back = parse (out, length);
       if (back.status != MB_PROXY_COMPLETE)
-        g_error ("a written v%d header does not parse back: %.*s", version, (int) length, out);
+        fail ("a written v%d header does not parse back: %.*s", version, (int) length, out);
       g_assert_cmpuint (back.used, ==, length);
       g_assert_cmpint (back.header.version, ==, version);
       g_assert_true (back.header.has_addresses);
@@ -203,6 +221,94 @@ check_round_trip (const MbProxyHeader *header)
       assert_same_address (&back.header.destination, &destination);
       g_free (out);
     }
+}
+
+/* A v1 line judged the plain way, once its end has arrived: up to the first
+ * CR or LF, which must be a CRLF ending within MB_PROXY_V1_MAX bytes;
+ * "PROXY UNKNOWN" alone or followed by a space and anything; or exactly six
+ * fields split at single spaces, addresses by inet_pton() in the family
+ * named, ports 0..65535 without leading zeros.  Returns FALSE when the line
+ * has not ended yet; *VALID, *LENGTH and HEADER otherwise. */
+static gboolean
+reference_port (const gchar *text, in_port_t *port)
+{
+  gsize length = strlen (text);
+
+  if (length == 0 || length > 5 || strspn (text, "0123456789") != length
+      || (text[0] == '0' && length > 1) || strtoul (text, NULL, 10) > 65535)
+    return FALSE;
+  *port = g_htons ((guint16) strtoul (text, NULL, 10));
+  return TRUE;
+}
+
+static gboolean
+reference_v1 (const uint8_t *data, size_t size, gboolean *valid, gsize *length,
+              MbProxyHeader *header)
+{
+  gsize end = 0;
+  g_autofree gchar *line = NULL;
+  g_auto(GStrv) fields = NULL;
+  gint family;
+
+  while (end < size && data[end] != '\r' && data[end] != '\n')
+    end++;
+  *valid = FALSE;
+  /* No CRLF can end the line in time, or a LF ends it alone. */
+  if (end >= MB_PROXY_V1_MAX - 1 || (end < size && data[end] == '\n'))
+    return TRUE;
+  if (end + 1 >= size)
+    return FALSE;
+  *length = end + 2;
+  if (data[end + 1] != '\n')
+    return TRUE;
+  if (end >= 13 && memcmp (data, "PROXY UNKNOWN", 13) == 0 && (end == 13 || data[13] == ' '))
+    {
+      memset (header, 0, sizeof *header);
+      header->version = MB_PROXY_V1;
+      *valid = TRUE;
+      return TRUE;
+    }
+  if (memchr (data, '\0', end) != NULL)
+    return TRUE;
+  line = g_strndup ((const gchar *) data, end);
+  fields = g_strsplit (line, " ", -1);
+  if (g_strv_length (fields) != 6 || strcmp (fields[0], "PROXY") != 0)
+    return TRUE;
+  if (strcmp (fields[1], "TCP4") == 0)
+    family = AF_INET;
+  else if (strcmp (fields[1], "TCP6") == 0)
+    family = AF_INET6;
+  else
+    return TRUE;
+
+  memset (header, 0, sizeof *header);
+  header->version = MB_PROXY_V1;
+  header->has_addresses = TRUE;
+  if (family == AF_INET)
+    {
+      struct sockaddr_in *source = (struct sockaddr_in *) &header->source;
+      struct sockaddr_in *destination = (struct sockaddr_in *) &header->destination;
+
+      header->address_len = sizeof (struct sockaddr_in);
+      source->sin_family = destination->sin_family = AF_INET;
+      *valid = inet_pton (AF_INET, fields[2], &source->sin_addr) == 1
+               && inet_pton (AF_INET, fields[3], &destination->sin_addr) == 1
+               && reference_port (fields[4], &source->sin_port)
+               && reference_port (fields[5], &destination->sin_port);
+    }
+  else
+    {
+      struct sockaddr_in6 *source = (struct sockaddr_in6 *) &header->source;
+      struct sockaddr_in6 *destination = (struct sockaddr_in6 *) &header->destination;
+
+      header->address_len = sizeof (struct sockaddr_in6);
+      source->sin6_family = destination->sin6_family = AF_INET6;
+      *valid = inet_pton (AF_INET6, fields[2], &source->sin6_addr) == 1
+               && inet_pton (AF_INET6, fields[3], &destination->sin6_addr) == 1
+               && reference_port (fields[4], &source->sin6_port)
+               && reference_port (fields[5], &destination->sin6_port);
+    }
+  return TRUE;
 }
 
 int
@@ -239,6 +345,26 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       Result next = parse (data, decided + 1);
 
       g_assert_cmpint (next.status, ==, whole.status);
+    }
+
+  if (size > 0 && data[0] == 'P')
+    {
+      MbProxyHeader expected;
+      gboolean valid;
+      gsize length;
+
+      if (reference_v1 (data, size, &valid, &length, &expected))
+        {
+          if (valid != (whole.status == MB_PROXY_COMPLETE))
+            fail ("v1 line %s, yet the reference says %s", whole.status == MB_PROXY_COMPLETE
+                     ? "accepted" : whole.status == MB_PROXY_INVALID ? "refused" : "undecided",
+                     valid ? "valid" : "invalid");
+          if (valid)
+            {
+              g_assert_cmpuint (whole.used, ==, length);
+              g_assert_true (same_header (&whole.header, &expected));
+            }
+        }
     }
 
   if (whole.status == MB_PROXY_COMPLETE && whole.header.has_addresses)
