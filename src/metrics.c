@@ -283,12 +283,21 @@ static const struct {
     NULL, append_backend_connect_time },
   { "backend_check_failures_total", "counter", "Health checks of the backend that failed.",
     backend_check_failures, NULL },
-  { "backend_lookup_ok", "gauge",
+};
+
+/* Added after relay_bytes_total (the order stays a prefix): only backends
+ * whose host name resolve_interval follows have series. */
+static const struct {
+  const gchar *name;
+  const gchar *help;
+  void (*append) (GString *out, const gchar *name, const MbBackendSnapshot *b);
+} lookup_families[] = {
+  { "backend_lookup_ok",
     "1 if the last lookup of the backend's host name (resolve_interval) succeeded, else 0.",
-    NULL, append_backend_lookup_ok },
-  { "backend_lookup_timestamp_seconds", "gauge",
+    append_backend_lookup_ok },
+  { "backend_lookup_timestamp_seconds",
     "When the backend's host name was last looked up, in seconds since the Unix epoch.",
-    NULL, append_backend_lookup_time },
+    append_backend_lookup_time },
 };
 
 gchar *
@@ -359,6 +368,12 @@ mb_metrics_render (const MbSnapshot *snapshot)
                           snapshot->relay_bytes_spliced);
   g_string_append_printf (out, PREFIX "relay_bytes_total{path=\"copy\"} %" G_GUINT64_FORMAT "\n",
                           snapshot->relay_bytes_copied);
+  for (guint i = 0; i < G_N_ELEMENTS (lookup_families); i++)
+    {
+      append_family (out, lookup_families[i].name, "gauge", lookup_families[i].help);
+      for (guint j = 0; j < snapshot->backends->len; j++)
+        lookup_families[i].append (out, lookup_families[i].name, snapshot->backends->pdata[j]);
+    }
 
   return g_string_free (out, FALSE);
 }

@@ -65,6 +65,7 @@ FAMILIES = [
     ("backend_check_failures_total", "counter"),
     # Added after the spec's families, at the end: their order stays a prefix.
     ("relay_bytes_total", "counter"),
+    ("backend_lookup_ok", "gauge"), ("backend_lookup_timestamp_seconds", "gauge"),
 ]
 FRONTEND_FAMILIES = [n for n, _ in FAMILIES if n.startswith("frontend_")]
 BACKEND_COUNTERS = ["backend_connections_total", "backend_connect_failures_total",

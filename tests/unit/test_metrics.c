@@ -32,6 +32,8 @@ static const gchar *const families[] = {
   P "backend_connect_seconds",
   P "backend_check_failures_total",
   P "relay_bytes_total",           /* added after the spec's: last */
+  P "backend_lookup_ok",
+  P "backend_lookup_timestamp_seconds",
 };
 
 static MbSnapshot *
@@ -392,7 +394,13 @@ static const gchar expected_small[] =
   "# HELP mini_balancer_relay_bytes_total Bytes the relays read, by the path that moved them: splice (through kernel pipes) or copy (through buffers).\n"
   "# TYPE mini_balancer_relay_bytes_total counter\n"
   "mini_balancer_relay_bytes_total{path=\"splice\"} 8388608\n"
-  "mini_balancer_relay_bytes_total{path=\"copy\"} 4160\n";
+  "mini_balancer_relay_bytes_total{path=\"copy\"} 4160\n"
+  "# HELP mini_balancer_backend_lookup_ok 1 if the last lookup of the backend's host name (resolve_interval) succeeded, else 0.\n"
+  "# TYPE mini_balancer_backend_lookup_ok gauge\n"
+  "mini_balancer_backend_lookup_ok{frontend=\"web\",backend=\"app1\",name=\"app.example\"} 0\n"
+  "# HELP mini_balancer_backend_lookup_timestamp_seconds When the backend's host name was last looked up, in seconds since the Unix epoch.\n"
+  "# TYPE mini_balancer_backend_lookup_timestamp_seconds gauge\n"
+  "mini_balancer_backend_lookup_timestamp_seconds{frontend=\"web\",backend=\"app1\",name=\"app.example\"} 1764312345.250\n";
 
 START_TEST (test_exact_text)
 {
@@ -419,6 +427,9 @@ START_TEST (test_exact_text)
   b->bytes_sent = 100;
   b->bytes_received = 200;
   b->check_failures = 7;
+  b->lookup_name = g_strdup ("app.example");
+  b->lookup_at = G_GINT64_CONSTANT (1764312345250000);
+  b->lookup_ok = FALSE;
   mb_connect_histogram_add (&b->connect_time, 300);
   mb_connect_histogram_add (&b->connect_time, 500);   /* on a bound: in its bucket */
   mb_connect_histogram_add (&b->connect_time, 1800);
