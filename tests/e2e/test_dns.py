@@ -711,6 +711,44 @@ class Discover(DnsCase):
         self.assert_echoes(live, "the live session to the removed b1, at the end")
 
 
+    def test_reload_keeps_discovered_backends_and_their_state(self):
+        """A reload that changes the frontend (another option, a written
+        backend added) keeps the discovered backends: the same objects,
+        their counters and a state set with the control socket; the
+        written backend comes first, the discovered ones after it; and the
+        next SRV refresh still updates them."""
+        up = {"state": "up", "backup": False}
+        self.start_discovering([("b1", 0, 1), ("b2", 0, 1)])
+        self.poll_plan({"b1": {**up, "weight": 1}, "b2": {**up, "weight": 1}}, "two SRV targets")
+        counts, seq = self.counts(4)
+        self.assertEqual(counts, {"b1": 2, "b2": 2}, f"before the reload: {seq}")
+        b1 = self.title("b1")
+        self.ctl.ok(f"drain web/{b1}")
+        written = self.ident_backend("w")
+        text = harness.config(self.web([("w", written.addr)], discover=f'"{SRV_NAME}"',
+                                       idle_timeout="5m"),
+                              admin_socket=f'"{self.path}"')
+        self.mb.reload(text)
+        listing = self.ctl.ok("show backends web")["backends"]
+        titles = [b["title"] for b in listing]
+        self.assertEqual(titles, ["w", b1, self.title("b2")], f"the backends after the reload: {listing}")
+        have = by_title(self.ctl.ok("show backends web"), "web")
+        self.assertEqual(have[b1]["state"], "drain", f"b1's drain after the reload: {have[b1]}")
+        self.assertEqual(have[b1]["connections"], 2, f"b1's counter after the reload: {have[b1]}")
+        counts, seq = self.counts(6)
+        self.assertEqual(counts, {"b2": 3, "w": 3}, f"after the reload, b1 drained: {seq}")
+        # The refresh still follows the records.
+        self.change([("b1", 0, 1), ("b2", 0, 2)])
+        b2 = self.title("b2")
+        self.poll("show backends web",
+                  lambda a: (by_title(a, "web").get(b2, {}).get("weight") == 2
+                             and by_title(a, "web").get(b1, {}).get("state") == "drain"
+                             and "w" in by_title(a, "web")),
+                  "b2 re-weighted after the reload, b1 still drained, w kept", timeout=WAIT,
+                  explain=lambda a: {t: {k: e.get(k) for k in ("state", "weight")}
+                                     for t, e in by_title(a, "web").items()})
+
+
 class LookupMember(DnsCase):
     """show backends "lookup" and show frontends "discover"."""
 
