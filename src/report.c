@@ -37,6 +37,28 @@ mb_report_add_bool (JsonBuilder *builder, const gchar *name, gboolean value)
   json_builder_add_boolean_value (builder, value);
 }
 
+/* MEMBER: a DNS name's last lookup {"name","at","ok","result"}, or null
+ * when NAME is NULL (nothing is looked up). */
+static void
+add_lookup (JsonBuilder *builder, const gchar *member, const gchar *name, gint64 at, gboolean ok,
+            const gchar *result)
+{
+  g_autofree gchar *when = at != 0 ? mb_report_time (at) : NULL;
+
+  json_builder_set_member_name (builder, member);
+  if (name == NULL)
+    {
+      json_builder_add_null_value (builder);
+      return;
+    }
+  json_builder_begin_object (builder);
+  mb_report_add_string (builder, "name", name);
+  mb_report_add_string (builder, "at", when);
+  mb_report_add_bool (builder, "ok", ok);
+  mb_report_add_string (builder, "result", result);
+  json_builder_end_object (builder);
+}
+
 void
 mb_report_frontends (JsonBuilder *builder, const MbSnapshot *snapshot)
 {
@@ -56,20 +78,7 @@ mb_report_frontends (JsonBuilder *builder, const MbSnapshot *snapshot)
       mb_report_add_int (builder, "failed", (gint64) f->failed);
       mb_report_add_int (builder, "bytes_received", (gint64) f->bytes_received);
       mb_report_add_int (builder, "bytes_sent", (gint64) f->bytes_sent);
-      json_builder_set_member_name (builder, "discover");
-      if (f->discover_name != NULL)
-        {
-          g_autofree gchar *when = f->discover_at != 0 ? mb_report_time (f->discover_at) : NULL;
-
-          json_builder_begin_object (builder);
-          mb_report_add_string (builder, "name", f->discover_name);
-          mb_report_add_string (builder, "at", when);
-          mb_report_add_bool (builder, "ok", f->discover_ok);
-          mb_report_add_string (builder, "result", f->discover_result);
-          json_builder_end_object (builder);
-        }
-      else
-        json_builder_add_null_value (builder);
+      add_lookup (builder, "discover", f->discover_name, f->discover_at, f->discover_ok, f->discover_result);
       json_builder_end_object (builder);
     }
   json_builder_end_array (builder);
@@ -113,20 +122,7 @@ mb_report_backends (JsonBuilder *builder, const MbSnapshot *snapshot, const gcha
         }
       else
         json_builder_add_null_value (builder);
-      json_builder_set_member_name (builder, "lookup");
-      if (b->lookup_name != NULL)
-        {
-          g_autofree gchar *when = b->lookup_at != 0 ? mb_report_time (b->lookup_at) : NULL;
-
-          json_builder_begin_object (builder);
-          mb_report_add_string (builder, "name", b->lookup_name);
-          mb_report_add_string (builder, "at", when);
-          mb_report_add_bool (builder, "ok", b->lookup_ok);
-          mb_report_add_string (builder, "result", b->lookup_result);
-          json_builder_end_object (builder);
-        }
-      else
-        json_builder_add_null_value (builder);
+      add_lookup (builder, "lookup", b->lookup_name, b->lookup_at, b->lookup_ok, b->lookup_result);
       json_builder_end_object (builder);
     }
   json_builder_end_array (builder);

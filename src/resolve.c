@@ -10,6 +10,40 @@
 #include "resolve.h"
 #include "worker.h"
 
+/* A lookup's bound: cancelled after MB_RESOLVE_TIMEOUT_MS.  GLib then
+ * answers at once with G_IO_ERROR_CANCELLED; a stuck getaddrinfo() or
+ * res_query() ends on its own in GLib's thread pool. */
+typedef struct {
+  GCancellable *cancellable;
+  GSource *timer;
+  gboolean timed_out;
+} Deadline;
+
+static gboolean
+on_deadline (gpointer data)
+{
+  Deadline *deadline = data;
+
+  g_clear_pointer (&deadline->timer, g_source_unref);
+  deadline->timed_out = TRUE;
+  g_cancellable_cancel (deadline->cancellable);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+deadline_start (Deadline *deadline)
+{
+  deadline->cancellable = g_cancellable_new ();
+  deadline->timer = mb_worker_timeout (MB_RESOLVE_TIMEOUT_MS, on_deadline, deadline);
+}
+
+static void
+deadline_clear (Deadline *deadline)
+{
+  mb_worker_clear_source (&deadline->timer);
+  g_clear_object (&deadline->cancellable);
+}
+
 typedef struct Discovery Discovery;
 
 struct MbResolve {
@@ -26,17 +60,13 @@ struct MbResolve {
 /* The SRV lookup in flight. */
 struct Discovery {
   MbResolve *resolve;        /* NULL once stopped: the answer is dropped */
-  GCancellable *cancellable;
-  GSource *timer;
-  gboolean timed_out;
+  Deadline deadline;
 };
 
 /* One lookup in flight. */
 typedef struct {
   MbBackend *backend;        /* a reference */
-  GCancellable *cancellable; /* also backend->lookup while it is the backend's */
-  GSource *timer;            /* MB_RESOLVE_TIMEOUT_MS */
-  gboolean timed_out;
+  Deadline deadline;         /* its cancellable is backend->lookup while it is the backend's */
   gchar *host;
   guint16 port;
 } Lookup;
@@ -44,10 +74,9 @@ typedef struct {
 static void
 lookup_free (Lookup *lookup)
 {
-  mb_worker_clear_source (&lookup->timer);
-  if (lookup->backend->lookup == lookup->cancellable)
+  if (lookup->backend->lookup == lookup->deadline.cancellable)
     lookup->backend->lookup = NULL;
-  g_object_unref (lookup->cancellable);
+  deadline_clear (&lookup->deadline);
   mb_backend_unref (lookup->backend);
   g_free (lookup->host);
   g_free (lookup);
@@ -132,13 +161,13 @@ on_resolved (GObject *source, GAsyncResult *result, gpointer data)
   g_autoptr(GError) error = NULL;
   GList *found = g_resolver_lookup_by_name_finish (G_RESOLVER (source), result, &error);
 
-  if (found == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) && !lookup->timed_out)
+  if (found == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) && !lookup->deadline.timed_out)
     ;   /* stopped: the frontend goes, or resolves no more */
   else if (backend->frontend == NULL || g_strcmp0 (backend->host, lookup->host) != 0)
     ;   /* a reload removed the backend, or it follows another name now */
   else if (found == NULL)
     {
-      g_autofree gchar *reason = lookup->timed_out
+      g_autofree gchar *reason = lookup->deadline.timed_out
                                  ? g_strdup_printf ("no answer within %u ms", MB_RESOLVE_TIMEOUT_MS)
                                  : g_strdup (error->message);
 
@@ -150,31 +179,17 @@ on_resolved (GObject *source, GAsyncResult *result, gpointer data)
   lookup_free (lookup);
 }
 
-static gboolean
-on_lookup_timeout (gpointer data)
-{
-  Lookup *lookup = data;
-
-  g_clear_pointer (&lookup->timer, g_source_unref);
-  lookup->timed_out = TRUE;
-  /* GLib answers at once with G_IO_ERROR_CANCELLED; the stuck
-   * getaddrinfo() ends on its own in GLib's thread pool. */
-  g_cancellable_cancel (lookup->cancellable);
-  return G_SOURCE_REMOVE;
-}
-
 static void
 lookup_start (MbBackend *backend)
 {
   Lookup *lookup = g_new0 (Lookup, 1);
 
   lookup->backend = mb_backend_ref (backend);
-  lookup->cancellable = g_cancellable_new ();
+  deadline_start (&lookup->deadline);
   lookup->host = g_strdup (backend->host);
   lookup->port = backend->port;
-  backend->lookup = lookup->cancellable;
-  lookup->timer = mb_worker_timeout (MB_RESOLVE_TIMEOUT_MS, on_lookup_timeout, lookup);
-  g_resolver_lookup_by_name_async (g_resolver_get_default (), lookup->host, lookup->cancellable,
+  backend->lookup = lookup->deadline.cancellable;
+  g_resolver_lookup_by_name_async (g_resolver_get_default (), lookup->host, lookup->deadline.cancellable,
                                    on_resolved, lookup);
 }
 
@@ -259,8 +274,7 @@ discovered_configs (MbResolve *resolve, GPtrArray *records)
 static void
 discovery_free (Discovery *discovery)
 {
-  mb_worker_clear_source (&discovery->timer);
-  g_object_unref (discovery->cancellable);
+  deadline_clear (&discovery->deadline);
   g_free (discovery);
 }
 
@@ -349,7 +363,7 @@ on_discovered (GObject *source, GAsyncResult *result, gpointer data)
       resolve->discovery = NULL;
       if (answer != NULL)
         discovered (resolve, answer);
-      else if (discovery->timed_out)
+      else if (discovery->deadline.timed_out)
         {
           g_autofree gchar *reason = g_strdup_printf ("no answer within %u ms", MB_RESOLVE_TIMEOUT_MS);
 
@@ -362,17 +376,6 @@ on_discovered (GObject *source, GAsyncResult *result, gpointer data)
   discovery_free (discovery);
 }
 
-static gboolean
-on_discovery_timeout (gpointer data)
-{
-  Discovery *discovery = data;
-
-  g_clear_pointer (&discovery->timer, g_source_unref);
-  discovery->timed_out = TRUE;
-  g_cancellable_cancel (discovery->cancellable);
-  return G_SOURCE_REMOVE;
-}
-
 static void
 discover (MbResolve *resolve)
 {
@@ -382,11 +385,11 @@ discover (MbResolve *resolve)
     return;
   discovery = g_new0 (Discovery, 1);
   discovery->resolve = resolve;
-  discovery->cancellable = g_cancellable_new ();
-  discovery->timer = mb_worker_timeout (MB_RESOLVE_TIMEOUT_MS, on_discovery_timeout, discovery);
+  deadline_start (&discovery->deadline);
   resolve->discovery = discovery;
   g_resolver_lookup_records_async (g_resolver_get_default (), resolve->frontend->config->discover,
-                                   G_RESOLVER_RECORD_SRV, discovery->cancellable, on_discovered, discovery);
+                                   G_RESOLVER_RECORD_SRV, discovery->deadline.cancellable, on_discovered,
+                                   discovery);
 }
 
 void
@@ -463,7 +466,7 @@ mb_resolve_stop (MbResolve *resolve)
   if (resolve->discovery != NULL)
     {
       resolve->discovery->resolve = NULL;
-      g_cancellable_cancel (resolve->discovery->cancellable);
+      g_cancellable_cancel (resolve->discovery->deadline.cancellable);
     }
   g_free (resolve->discover_result);
   backends = resolve->frontend->backends;
