@@ -784,6 +784,7 @@ read_frontend (MbConfig *config, cfg_t *section, GPtrArray *errors)
   get_number (section, "max_fails", prefix, 0, 1000, &frontend->max_fails, errors);
   get_positive_duration (section, "fail_timeout", prefix, &frontend->fail_timeout_ms, errors);
   get_bool (section, "accept_proxy", prefix, &frontend->accept_proxy, errors);
+  get_bool (section, "freebind", prefix, &frontend->freebind, errors);
   get_proxy_version (section, prefix, &frontend->send_proxy, errors);
   if (cfg_size (section, "health_check") > 0)
     read_health_check (frontend, cfg_getnsec (section, "health_check", 0), prefix, errors);
@@ -848,6 +849,7 @@ config_confuse_load (const gchar *path, GPtrArray *errors)
     LOCATED ("accept_proxy"),
     LOCATED ("send_proxy"),
     LOCATED ("resolve_interval"),
+    LOCATED ("freebind"),
     LOCATED ("discover"),
     CFG_SEC ("health_check", health_check_opts, CFGF_MULTI),
     CFG_SEC ("backend", backend_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),

@@ -98,6 +98,7 @@ typedef struct {
   guint64 fail_timeout_ms; /* ... within this long, and for this long */
   MbHealthCheckConfig *health_check; /* NULL: no active checks */
   gboolean accept_proxy;   /* clients begin with a PROXY header (v1 or v2) */
+  gboolean freebind;       /* bind_on may name an address the host does not have (yet) */
   guint64 resolve_interval_ms; /* backend names resolved again this often; 0: never */
   gchar *discover;         /* SRV name backends are discovered from; NULL: none */
   const gchar *discover_file;

@@ -494,6 +494,27 @@ mb_frontend_unref (MbFrontend *frontend)
   mb_worker_run_on_main (frontend_free, frontend);
 }
 
+/* IP_FREEBIND: bind an address the host does not have yet, such as a VIP
+ * that keepalived moves here only when this machine becomes the master
+ * (DESIGN.md "Beyond one machine").  The kernel then accepts connections
+ * to it as soon as it arrives.  IPV6_FREEBIND sets the same flag for IPv6
+ * sockets (Linux 4.15); IP_FREEBIND, which older kernels honour for them
+ * too, where the header lacks it. */
+static gboolean
+set_freebind (GSocket *socket, GError **error)
+{
+  gint level = IPPROTO_IP, option = IP_FREEBIND;
+
+#ifdef IPV6_FREEBIND
+  if (g_socket_get_family (socket) == G_SOCKET_FAMILY_IPV6)
+    {
+      level = IPPROTO_IPV6;
+      option = IPV6_FREEBIND;
+    }
+#endif
+  return g_socket_set_option (socket, level, option, 1, error);
+}
+
 static GSocket *
 listen_on (const MbFrontendConfig *config, GSocketAddress *address, GError **error)
 {
@@ -507,6 +528,8 @@ listen_on (const MbFrontendConfig *config, GSocketAddress *address, GError **err
    * for the next client inside the main loop. */
   g_socket_set_blocking (socket, FALSE);
   g_socket_set_listen_backlog (socket, (gint) config->backlog);
+  if (config->freebind && !set_freebind (socket, error))
+    return NULL;
   /* allow_reuse: SO_REUSEADDR, so a restart does not wait for TIME_WAIT. */
   if (!g_socket_bind (socket, address, TRUE, error) || !g_socket_listen (socket, error))
     return NULL;

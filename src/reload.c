@@ -53,6 +53,7 @@ frontend_options_equal (const MbFrontendConfig *a, const MbFrontendConfig *b)
          && a->max_fails == b->max_fails
          && a->fail_timeout_ms == b->fail_timeout_ms
          && a->accept_proxy == b->accept_proxy
+         && a->freebind == b->freebind
          && a->resolve_interval_ms == b->resolve_interval_ms
          && g_strcmp0 (a->discover, b->discover) == 0
          && a->send_proxy == b->send_proxy

@@ -117,7 +117,7 @@ START_TEST (test_balancing_options)
     "  backend x { forward_to = \"127.0.0.1:1\" } }\n"
     "frontend r { bind_on = \"127.0.0.1:7072\" balance = random-two\n"
     "  backend x { forward_to = \"127.0.0.1:1\" } }\n"
-    "frontend p { bind_on = \"127.0.0.1:7073\" accept_proxy = true send_proxy = v2\n"
+    "frontend p { bind_on = \"127.0.0.1:7073\" accept_proxy = true send_proxy = v2 freebind = yes\n"
     "  backend inherits { forward_to = \"127.0.0.1:1\" }\n"
     "  backend own { forward_to = \"127.0.0.1:2\" send_proxy = v1 }\n"
     "  backend plain { forward_to = \"127.0.0.1:3\" send_proxy = none } }\n", NULL, &error);
@@ -160,10 +160,12 @@ START_TEST (test_balancing_options)
   r = config->frontends->pdata[2];
   ck_assert_int_eq (r->balance, MB_BALANCE_RANDOM_TWO);
   ck_assert (!r->accept_proxy);
+  ck_assert (!r->freebind);
   ck_assert_int_eq (((MbBackendConfig *) r->backends->pdata[0])->send_proxy, MB_PROXY_NONE);
   /* PROXY protocol: a frontend's send_proxy is its backends' default. */
   p = config->frontends->pdata[3];
   ck_assert (p->accept_proxy);
+  ck_assert (p->freebind);
   ck_assert_int_eq (p->send_proxy, MB_PROXY_V2);
   ck_assert_int_eq (((MbBackendConfig *) p->backends->pdata[0])->send_proxy, MB_PROXY_V2);
   ck_assert_int_eq (((MbBackendConfig *) p->backends->pdata[1])->send_proxy, MB_PROXY_V1);
@@ -290,6 +292,8 @@ static const struct { const gchar *text; gint line; const gchar *why; } errors[]
     6, "frontend f: backend c: backup: 'maybe' is neither true nor false" },
   { "frontend f {\n  bind_on = \"127.0.0.1:1\"\n  backend b { forward_to = \"127.0.0.1:2\" backup = true }\n}\n",
     2, "frontend f: every backend is a backup" },
+  { "frontend f {\n  bind_on = \"127.0.0.1:1\"\n  freebind = sometimes\n  backend b { forward_to = \"127.0.0.1:2\" }\n}\n",
+    3, "frontend f: freebind: 'sometimes' is neither true nor false" },
   /* PROXY protocol */
   { "frontend f {\n  bind_on = \"127.0.0.1:1\"\n  accept_proxy = maybe\n  backend b { forward_to = \"127.0.0.1:2\" }\n}\n",
     3, "frontend f: accept_proxy: 'maybe' is neither true nor false" },

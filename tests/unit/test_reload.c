@@ -420,6 +420,7 @@ static const struct {
   { "health_check { expect = \"OK\" }", "health_check { expect = \"KO\" }", MB_RELOAD_CHANGE },
   { "", "accept_proxy = true", MB_RELOAD_CHANGE },
   { "", "resolve_interval = 30s", MB_RELOAD_CHANGE },
+  { "", "freebind = true", MB_RELOAD_CHANGE },
   { "accept_proxy = true", "accept_proxy = false", MB_RELOAD_CHANGE },
   /* The same values, written otherwise. */
   { "", "balance = round-robin", MB_RELOAD_KEEP },
