@@ -15,6 +15,9 @@ assert on sockets.  This module provides:
     gives a path short enough for a unix socket address,
   * spawn() and stop_process(): helper programs a test runs beside the daemon
     (a Prometheus server), killed at exit whatever happens,
+  * ConnectionLoad: new connections one after another from a thread, each
+    one recorded with its outcome and times (what fails while something
+    is killed or moved),
   * a TestCase base class wiring all of it to unittest cleanups, and a test
     runner mapping skipped tests to exit status 77 (automake SKIP).
 
@@ -408,6 +411,62 @@ def transfer(s, payload, timeout=60.0):
     return received
 
 
+Attempt = collections.namedtuple("Attempt", "client start end ok answer error")
+
+
+class ConnectionLoad:
+    """New connections one after another from a thread, PACE seconds apart,
+    until stop(): CONNECT(client) makes one for each of CLIENTS in turn and
+    returns what it learnt (the answer), or raises OSError or AssertionError
+    (a failed connection).  Each one is recorded as an Attempt, its start
+    and end on the monotonic clock."""
+
+    LIMIT = 1 << 20
+
+    def __init__(self, connect, clients, pace=0.005):
+        self._connect = connect
+        self._clients = list(clients)
+        self._pace = pace
+        self._attempts = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._worker = Worker(self._run, name="connection-load")
+
+    def _run(self):
+        for i in range(self.LIMIT):
+            if self._stop.is_set():
+                return
+            client = self._clients[i % len(self._clients)]
+            start = time.monotonic()
+            try:
+                answer = self._connect(client)
+                attempt = Attempt(client, start, time.monotonic(), True, answer, None)
+            except (OSError, AssertionError) as e:
+                attempt = Attempt(client, start, time.monotonic(), False, None, repr(e))
+            with self._lock:
+                self._attempts.append(attempt)
+            self._stop.wait(self._pace)
+
+    def start(self):
+        self._worker.start()
+        return self
+
+    def stop(self, timeout=IO_TIMEOUT):
+        """End the thread (waiting at most TIMEOUT for the connection under
+        way); returns every Attempt."""
+        self._stop.set()
+        self._worker.join(timeout)
+        return self.attempts()
+
+    def attempts(self):
+        with self._lock:
+            return list(self._attempts)
+
+    def count(self, predicate):
+        with self._lock:
+            return sum(1 for a in self._attempts if predicate(a))
+
+
 def sha256(data):
     return hashlib.sha256(data).hexdigest()
 
@@ -507,6 +566,15 @@ def ident_handler(name):
     """Sends name + "\\n" on accept, then echoes."""
     def handler(conn):
         conn.sendall(name.encode() + b"\n")
+        _echo(conn)
+    return handler
+
+
+def ident_peer_handler(name):
+    """Sends name, a space, the peer's address and "\\n" on accept, then
+    echoes: which backend a client reached, and which balancer relayed it."""
+    def handler(conn):
+        conn.sendall(f"{name} {conn.getpeername()[0]}\n".encode())
         _echo(conn)
     return handler
 
@@ -855,12 +923,15 @@ class Daemon:
     reads until read_stderr() starts copying it into the same file (stderr()
     then sees it); the cleanup starts it too, so that a daemon blocked on a
     full pipe can still exit.
+
+    prefix: argv run before the daemon's own, which must exec it so that
+    the daemon keeps the process id (`ip netns exec NS`, netns.exec_argv()).
     """
 
     _count = 0
 
     def __init__(self, test, config_text, filename="mini-balancer.conf", args=("-v",),
-                 directory=None, nofile=None, inherit=(), stderr_pipe=False):
+                 directory=None, nofile=None, inherit=(), stderr_pipe=False, prefix=()):
         self.test = test
         self.dir = directory or test.tmpdir
         self.config_path = os.path.join(self.dir, filename)
@@ -871,6 +942,7 @@ class Daemon:
         self.nofile = nofile      # RLIMIT_NOFILE (soft and hard) for the daemon
         self.inherit = list(inherit)  # [(socket, name)] passed as systemd would (fd 3, 4, ...)
         self.stderr_pipe = stderr_pipe
+        self.prefix = list(prefix)
         self._pipe_read = None        # our end of the stderr pipe
         self._pipe_reader = None      # the thread copying it to stderr_path, once started
         self.proc = None
@@ -893,7 +965,8 @@ class Daemon:
     def launch(self):
         """Start the process without waiting for readiness."""
         require_notify()
-        argv = [*_valgrind_argv(self.dir), binary(), *self.args, "-c", self.config_path]
+        argv = [*self.prefix, *_valgrind_argv(self.dir), binary(), *self.args, "-c",
+                self.config_path]
         self.notify = _Notify(self.dir)
         env = dict(os.environ, **_valgrind_env())
         for k in ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "WATCHDOG_USEC", "WATCHDOG_PID"):
