@@ -69,6 +69,7 @@ WARM = 40                 # load connections before the kill
 IN_WINDOW = 30            # load connections started between the kill and the withdrawal
 AFTER = 120               # load connections after the withdrawal
 WAIT = 20.0 * (6 if harness.VALGRIND else 1)
+CHECK = "  health_check {\n    interval = 200ms\n    timeout = 200ms\n    fall = 1\n    rise = 1\n  }\n"
 IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)
 
 NS = {}                   # role -> namespace, set by setUpModule
@@ -219,19 +220,24 @@ class Ecmp(harness.TestCase):
         self.paths = Paths(NS["client"])
         self.paths.install()
         self.addCleanup(self.paths.clear)
+        self.backends = {}
         with netns.entered(NS["backends"]):
             for name, host in BACKENDS.items():
-                self._own(harness.Backend(harness.ident_peer_handler(name),
-                                          addr=harness.Addr(host, BACKEND_PORT), name=name))
+                self.backends[name] = self._own(harness.Backend(harness.ident_peer_handler(name),
+                                                                addr=harness.Addr(host, BACKEND_PORT),
+                                                                name=name))
         self.daemons = {}
         for lb in LBS:
             directory = os.path.join(self.tmpdir, lb)
             os.mkdir(directory)
             backends = [(t, f"{BACKENDS[t]}:{BACKEND_PORT}") for t in ORDERS[lb]]
-            text = harness.config(
-                harness.frontend("vip", f"{VIP}:{VIP_PORT}", backends, balance="source-hash"),
-                harness.frontend("own", f"{gateway(lb)}:{OWN_PORT}", backends,
-                                 balance="source-hash"))
+            text = harness.config(*(
+                # Active checks: every instance finds a backend that goes
+                # away down on its own (test_backend_gone_moves_only_its_clients).
+                section.replace("{\n", "{\n" + CHECK, 1) for section in (
+                    harness.frontend("vip", f"{VIP}:{VIP_PORT}", backends, balance="source-hash"),
+                    harness.frontend("own", f"{gateway(lb)}:{OWN_PORT}", backends,
+                                     balance="source-hash"))))
             self.daemons[lb] = harness.Daemon(self, text, directory=directory,
                                               prefix=netns.exec_argv(NS[lb])).start()
 
@@ -344,6 +350,43 @@ class Ecmp(harness.TestCase):
                          f"of {len(survivors)} went on\n")
         if self.paths.kind == "resilient nexthop group":
             self.assertEqual(broken, [], "live sessions through surviving instances broke")
+
+    def direct(self):
+        """{instance: {source: backend}} over each instance's own frontend."""
+        return {lb: {src: ask(src, gateway(lb), OWN_PORT)[0] for src in SOURCES} for lb in LBS}
+
+    def test_backend_gone_moves_only_its_clients(self):
+        """A backend goes away (its listener closes): every instance's
+        checks mark it down, and on every instance exactly its sources
+        move, all to the same new backend whichever instance they ask;
+        every other source keeps its backend."""
+        gone = "b4"
+        before = self.direct()
+        for lb in LBS[1:]:
+            self.assertEqual(before[lb], before[LBS[0]], f"{lb} and {LBS[0]} disagree before")
+        baseline = before[LBS[0]]
+        orphans = sorted(src for src, b in baseline.items() if b == gone)
+        self.assertTrue(orphans, f"no source on {gone} to move: {baseline}")
+        self.backends[gone].close()
+
+        # Until an instance's checks mark it down, a refused connect fails
+        # over to the next backend in that instance's own file order, which
+        # differs between instances: agreement comes only with the checks.
+        def moved():
+            picks = [[ask(src, gateway(lb), OWN_PORT)[0] for src in orphans] for lb in LBS]
+            return all(p == picks[0] for p in picks) and gone not in picks[0]
+        harness.wait_for(moved, WAIT, f"every instance sending {gone}'s sources to one new backend")
+        after = self.direct()
+        for lb in LBS[1:]:
+            self.assertEqual(after[lb], after[LBS[0]], f"{lb} and {LBS[0]} disagree after {gone} went")
+        changed = {src: (baseline[src], after[LBS[0]][src]) for src in SOURCES
+                   if after[LBS[0]][src] != baseline[src]}
+        sys.stderr.write(f"\n{gone} went away: {len(orphans)} of {len(SOURCES)} sources were on "
+                         f"it and moved ({collections.Counter(after[LBS[0]][s] for s in orphans)}); "
+                         f"{len(changed) - len(orphans)} others moved\n")
+        self.assertEqual(sorted(changed), orphans, f"sources that moved: {changed}")
+        self.assertEqual(self.mapping(self.through_vip(2)), after[LBS[0]],
+                         "through the VIP, after the backend went")
 
     def hold_sessions(self, per_instance=2):
         """Open sessions through the VIP until each instance holds
