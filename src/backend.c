@@ -39,9 +39,12 @@ mb_backend_new (MbFrontend *frontend, const gchar *frontend_title, guint index, 
    * until it does; the frontend's balancer starts with it down. */
   if (backend->addresses->len == 0)
     {
+      const gchar *error = config->resolve_error ? config->resolve_error : "the name did not resolve";
+
       backend->down_dns = TRUE;
-      backend->why_down = g_strdup_printf ("no address: %s", config->resolve_error ? config->resolve_error
-                                                                                    : "the name did not resolve");
+      backend->why_down = g_strdup_printf ("no address: %s", error);
+      /* The load's lookup was the first: resolve.c reports it. */
+      backend->lookup_result = g_strdup (error);
     }
   return backend;
 }
@@ -83,11 +86,23 @@ mb_backend_unref (MbBackend *backend)
   mb_worker_run_on_main (backend_free, backend);
 }
 
-void
-mb_backend_update (MbBackend *backend, guint index, const MbBackendConfig *config)
+/* ADDRESSES (a reference is taken) for the sessions that start from now. */
+static void
+swap_addresses (MbBackend *backend, GPtrArray *addresses)
 {
   GPtrArray *old;
 
+  g_mutex_lock (&backend->lock);
+  old = backend->addresses;
+  backend->addresses = g_ptr_array_ref (addresses);
+  g_mutex_unlock (&backend->lock);
+  if (old != NULL)
+    g_ptr_array_unref (old);
+}
+
+void
+mb_backend_update (MbBackend *backend, guint index, const MbBackendConfig *config)
+{
   backend->index = index;
   /* A weight set at run time holds until the file's weight changes. */
   if (config->weight != backend->config_weight)
@@ -105,31 +120,18 @@ mb_backend_update (MbBackend *backend, guint index, const MbBackendConfig *confi
    * the next lookup brings a backend down for no address back up). */
   if (backend->addresses != NULL && config->addresses->len == 0 && backend->host != NULL)
     return;
-  g_mutex_lock (&backend->lock);
-  old = backend->addresses;
-  backend->addresses = g_ptr_array_ref (config->addresses);
-  g_mutex_unlock (&backend->lock);
-  if (old != NULL)
-    g_ptr_array_unref (old);
+  swap_addresses (backend, config->addresses);
 }
 
 void
 mb_backend_set_addresses (MbBackend *backend, GPtrArray *addresses, const gchar *why)
 {
   gboolean was_down = mb_backend_is_down (backend);
-  GPtrArray *old;
 
-  g_mutex_lock (&backend->lock);
-  old = backend->addresses;
-  backend->addresses = g_ptr_array_ref (addresses);
-  g_mutex_unlock (&backend->lock);
-  g_ptr_array_unref (old);
-  backend->down_dns = addresses->len == 0;
-  {
-    g_autofree gchar *reason = addresses->len == 0 ? g_strdup_printf ("no address: %s", why) : g_strdup (why);
-
-    apply (backend, was_down, reason);
-  }
+  g_return_if_fail (addresses->len > 0);
+  swap_addresses (backend, addresses);
+  backend->down_dns = FALSE;
+  apply (backend, was_down, why);
 }
 
 void

@@ -109,9 +109,10 @@ void mb_backend_detach (MbBackend *backend);
 
 /* The addresses to try now, in order (a new reference). */
 GPtrArray *mb_backend_get_addresses (MbBackend *backend);
-/* resolve.c looked its name up again (main thread): ADDRESSES (a reference
- * is taken) for new sessions; none makes it down ("no address: WHY"),
- * some bring it back (WHY: "app.test resolves to ..."). */
+/* resolve.c found new addresses for its name (main thread): ADDRESSES (a
+ * reference is taken; not empty) for new sessions; a backend down for "no
+ * address" comes back up (WHY: "app.test resolves to ...").  A failed
+ * lookup changes nothing (resolve.h). */
 void mb_backend_set_addresses (MbBackend *backend, GPtrArray *addresses, const gchar *why);
 
 gboolean mb_backend_is_down (const MbBackend *backend);

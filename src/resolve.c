@@ -37,6 +37,15 @@ deadline_start (Deadline *deadline)
   deadline->timer = mb_worker_timeout (MB_RESOLVE_TIMEOUT_MS, on_deadline, deadline);
 }
 
+/* Why a lookup under DEADLINE gave nothing: the deadline, or ERROR. */
+static gchar *
+deadline_reason (const Deadline *deadline, const GError *error)
+{
+  if (deadline->timed_out)
+    return g_strdup_printf ("no answer within %u ms", MB_RESOLVE_TIMEOUT_MS);
+  return g_strdup (error->message);
+}
+
 static void
 deadline_clear (Deadline *deadline)
 {
@@ -167,9 +176,7 @@ on_resolved (GObject *source, GAsyncResult *result, gpointer data)
     ;   /* a reload removed the backend, or it follows another name now */
   else if (found == NULL)
     {
-      g_autofree gchar *reason = lookup->deadline.timed_out
-                                 ? g_strdup_printf ("no answer within %u ms", MB_RESOLVE_TIMEOUT_MS)
-                                 : g_strdup (error->message);
+      g_autofree gchar *reason = deadline_reason (&lookup->deadline, error);
 
       failed (backend, lookup->host, reason);
     }
@@ -363,14 +370,12 @@ on_discovered (GObject *source, GAsyncResult *result, gpointer data)
       resolve->discovery = NULL;
       if (answer != NULL)
         discovered (resolve, answer);
-      else if (discovery->deadline.timed_out)
+      else
         {
-          g_autofree gchar *reason = g_strdup_printf ("no answer within %u ms", MB_RESOLVE_TIMEOUT_MS);
+          g_autofree gchar *reason = deadline_reason (&discovery->deadline, error);
 
           discover_failed (resolve, reason);
         }
-      else
-        discover_failed (resolve, error->message);
     }
   g_list_free_full (answer, (GDestroyNotify) g_variant_unref);
   discovery_free (discovery);
@@ -444,9 +449,10 @@ mb_resolve_start (MbFrontend *frontend)
         note (backend, TRUE, addresses_text (addresses));
       else
         {
-          const gchar *why = backend->why_down ? backend->why_down : "";
+          /* A copy: failed() replaces lookup_result. */
+          g_autofree gchar *why = g_strdup (backend->lookup_result ? backend->lookup_result : "no address");
 
-          failed (backend, backend->host, g_str_has_prefix (why, "no address: ") ? why + 12 : "no address");
+          failed (backend, backend->host, why);
         }
     }
   resolve->round = g_timeout_add ((guint) MIN (interval, G_MAXUINT), on_round, resolve);
