@@ -647,16 +647,23 @@ class Faults(harness.TestCase):
             raise AssertionError(f"{name}, over the limit, was accepted and closed")
 
     def limit_scenario(self, fronts, backend, mb):
-        """fronts: the frontend address of each of 8 clients, connected in
-        order; the limit is 5."""
+        """fronts: the frontend address of each of 8 clients; the limit is 5.
+
+        The first five are served one after another; the last three, on one
+        frontend, are queued in their order.  Which of two frontends' clients
+        waiting at the same moment is taken first is up to whichever worker
+        wakes first (an earlier version connected all eight at once and failed
+        in CI when the second frontend's first client won that race), so the
+        test makes the order across frontends itself."""
+        self.assertEqual(len(set(fronts[5:])), 1, "the queued clients share a frontend")
         names = [f"client{i}" for i in range(len(fronts))]
         clients = []
-        for name, front in zip(names, fronts):
+        for i, (name, front) in enumerate(zip(names, fronts)):
             c = self.connect(front)     # handshake done: queued in this order
             harness.send_all(c, name.encode() + b"\n")
             clients.append(c)
-        for c, name in zip(clients[:5], names):
-            self.assertEqual(harness.recv_line(c, timeout=10 * SLOW), name)
+            if i < 5:
+                self.assertEqual(harness.recv_line(c, timeout=10 * SLOW), name)
         self.assert_waiting(clients[5:], names[5:])
         self.assertEqual(backend.accepted, 5)
 
