@@ -20,6 +20,11 @@ A test script built on it is two processes, as test_dns.py is:
     another namespace with exec_argv() (the mini-balancer Daemon takes it as
     its prefix), and creates sockets in another one within entered().
 
+Files for the home namespace's /etc (main()'s etc: resolv.conf, say) go to
+/etc/netns/<ns>/, which `ip netns exec` bind-mounts over /etc's files of
+the same name for the program it runs; they are removed with the namespace
+(and /etc/netns with them, if it was made for them).
+
 Skipped (77) unless run as root with `ip` (iproute2), or when this machine
 cannot create a network namespace."""
 
@@ -40,6 +45,7 @@ import harness
 IP = shutil.which("ip") or shutil.which("ip", path="/usr/sbin:/sbin:/usr/bin:/bin")
 INSIDE = "--inside"
 IP_TIMEOUT = 10.0
+NETNS_ETC = "/etc/netns"
 CLONE_NEWNET = 0x40000000
 
 
@@ -154,13 +160,19 @@ def sysctl(ns, key, value):
 # The outer process: the namespaces' life
 
 class Network:
-    """The namespaces <tag>-<pid>-<role>, each with lo up; remove() kills
-    what runs in them and deletes them, whatever state create() reached."""
+    """The namespaces <tag>-<pid>-<role>, each with lo up, and the /etc
+    files ETC ({file name: text}) of namespace HOME; remove() kills what
+    runs in them and deletes them and those files, whatever state create()
+    reached."""
 
-    def __init__(self, tag, roles):
+    def __init__(self, tag, roles, home=None, etc=None):
         self.tag = tag
         self.roles = list(roles)
+        self.home = home
+        self.etc = dict(etc or {})
         self.names = {}         # role -> namespace
+        self.etc_dir = None     # /etc/netns/<home namespace>, once made
+        self.made_netns_etc = False
 
     def create(self):
         for role in self.roles:
@@ -170,6 +182,7 @@ class Network:
                 for pid in pids(name):
                     _kill(pid)
                 _run_ip(["netns", "del", name])
+            shutil.rmtree(f"{NETNS_ETC}/{name}", ignore_errors=True)
             r = _run_ip(["netns", "add", name])
             if r.returncode != 0:
                 raise NetnsUnavailable(f"`ip netns add {name}` failed ({r.returncode}): "
@@ -178,6 +191,18 @@ class Network:
             r = _run_ip(["-n", name, "link", "set", "dev", "lo", "up"])
             if r.returncode != 0:
                 raise NetnsUnavailable(f"cannot bring lo up in {name}: {r.stderr.strip()}")
+        if self.etc:
+            self._write_etc(self.names[self.home])
+
+    def _write_etc(self, name):
+        if not os.path.isdir(NETNS_ETC):
+            os.mkdir(NETNS_ETC, 0o755)
+            self.made_netns_etc = True
+        self.etc_dir = os.path.join(NETNS_ETC, name)
+        os.mkdir(self.etc_dir, 0o755)
+        for file_name, text in self.etc.items():
+            with open(os.path.join(self.etc_dir, file_name), "w") as f:
+                f.write(text)
 
     def remove(self):
         """Kill what still runs in the namespaces, delete them.  Returns the
@@ -197,6 +222,15 @@ class Network:
             if r.returncode != 0:
                 sys.stderr.write(f"netns: `ip netns del {name}` failed: {r.stderr}")
         self.names = {}
+        if self.etc_dir is not None:
+            shutil.rmtree(self.etc_dir, ignore_errors=True)
+            self.etc_dir = None
+        if self.made_netns_etc:
+            try:
+                os.rmdir(NETNS_ETC)             # only if nobody else put something there
+            except OSError:
+                pass
+            self.made_netns_etc = False
         return sorted(leftovers)
 
 
@@ -207,9 +241,9 @@ def _kill(pid):
         pass
 
 
-def _run_inside(script, tag, roles, home, args):
+def _run_inside(script, tag, roles, home, etc, args):
     """Run SCRIPT's tests in namespace HOME of a new Network; their exit status."""
-    network = Network(tag, roles)
+    network = Network(tag, roles, home, etc)
     proc = None
     status = 1
     label = os.path.basename(script)
@@ -267,10 +301,10 @@ def missing_requirement(programs=()):
     return None
 
 
-def main(tag, roles, home, programs=()):
+def main(tag, roles, home, programs=(), etc=None):
     """The __main__ of a test script: outside, runs it inside HOME of a new
-    network of namespaces ROLES (see the module's comment); inside, runs
-    its tests.  Exits."""
+    network of namespaces ROLES, with ETC ({file name: text}) over HOME's
+    /etc files (see the module's comment); inside, runs its tests.  Exits."""
     if sys.argv[1:2] == [INSIDE] and len(sys.argv) >= 3:
         _where["names"] = dict(item.split("=", 1) for item in sys.argv[2].split(","))
         del sys.argv[1:3]
@@ -278,7 +312,7 @@ def main(tag, roles, home, programs=()):
     _where["skip"] = missing_requirement(programs)
     if _where["skip"] is None:
         try:
-            sys.exit(_run_inside(sys.argv[0], tag, roles, home, sys.argv[1:]))
+            sys.exit(_run_inside(sys.argv[0], tag, roles, home, etc, sys.argv[1:]))
         except NetnsUnavailable as e:
             _where["skip"] = f"cannot create a network namespace: {e}"
         except KeyboardInterrupt as e:      # SIGTERM or SIGINT: cleaned up already

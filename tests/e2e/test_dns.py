@@ -10,16 +10,15 @@ socket's "lookup" and "discover" members say what the last lookup found.
 The DNS server is dnsmasq (Debian package dnsmasq-base) on 127.0.0.1:53 of
 a network namespace of our own, so that the daemon's resolver (glibc's,
 through GResolver) asks it and nothing else.  Run as a script, this file
-is two processes:
+is two processes (netns.py):
 
-  * outside: creates the namespace mbdns-<pid>-<n> (`ip netns add`, lo
-    up) and /etc/netns/<ns>/ with resolv.conf (nameserver 127.0.0.1),
+  * outside: creates the namespace mbdns-<pid>-dns (lo up) and
+    /etc/netns/<ns>/ with resolv.conf (nameserver 127.0.0.1),
     nsswitch.conf (hosts: files dns, so that no nss-resolve or mdns asks a
     resolver outside) and hosts (localhost only), which `ip netns exec`
-    bind-mounts over /etc; runs itself again with `ip netns exec <ns>
-    python3 test_dns.py --inside <ns> [unittest arguments]` and relays its
-    exit status.  Whatever happens (failure, SIGTERM, SIGINT) it then kills
-    any process still in the namespace, deletes the namespace and removes
+    bind-mounts over /etc; runs itself again inside and relays its exit
+    status.  Whatever happens (failure, SIGTERM, SIGINT) it then kills any
+    process still in the namespace, deletes the namespace and removes
     /etc/netns/<ns> (and /etc/netns if it made it).
   * inside: the unittest run.  The backends (in threads), the clients, the
     daemon and dnsmasq all live on the namespace's loopback, where the
@@ -41,7 +40,6 @@ import shutil
 import signal
 import socket
 import struct
-import subprocess
 import sys
 import time
 import unittest
@@ -49,6 +47,7 @@ import unittest
 sys.dont_write_bytecode = True
 sys.path.append(os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+import netns  # noqa: E402
 from test_admin import AdminCase, by_title, frontend_entry, json_type_ok  # noqa: E402
 
 EX_CONFIG = 78
@@ -67,13 +66,10 @@ LOOKUP_MEMBERS = {"name": str, "at": (str, None), "ok": bool, "result": str}
 # Addresses of the namespace's loopback (backends of one name share a port).
 A, B, C = "127.0.0.2", "127.0.0.3", "127.0.0.4"
 
-IP = shutil.which("ip") or shutil.which("ip", path="/usr/sbin:/sbin:/usr/bin:/bin")
 DNSMASQ = shutil.which("dnsmasq") or shutil.which("dnsmasq", path="/usr/sbin:/sbin")
-NETNS_ETC = "/etc/netns"
 RESOLV_CONF = "nameserver 127.0.0.1\noptions timeout:1 attempts:2\n"
 NSSWITCH_CONF = "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n"
 HOSTS = "127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n"
-INSIDE = "--inside"
 
 
 # --------------------------------------------------------------------------
@@ -269,144 +265,17 @@ class Dnsmasq:
 
 
 # --------------------------------------------------------------------------
-# The namespace (the outer process)
+# The namespace: netns.py makes it (the outer process) and its /etc files
 
-class NetnsUnavailable(Exception):
-    """This machine cannot give us a network namespace: a reason to skip."""
-
-
-def _ip(*args, timeout=10):
-    return subprocess.run([IP, *args], stdin=subprocess.DEVNULL, capture_output=True,
-                          text=True, timeout=timeout)
-
-
-class Netns:
-    """A network namespace mbdns-<pid>-<n> with lo up and the resolver
-    files of /etc/netns/<ns>/; remove() undoes all of it, whatever state
-    create() reached."""
-
-    def __init__(self):
-        self.name = None
-        self.etc = None
-        self.made_netns_etc = False
-
-    def create(self):
-        for n in range(10):
-            name = f"mbdns-{os.getpid()}-{n}"
-            if os.path.exists(f"/run/netns/{name}") or os.path.exists(f"{NETNS_ETC}/{name}"):
-                continue                        # a leftover of a killed run with our pid
-            r = _ip("netns", "add", name)
-            if r.returncode != 0:
-                raise NetnsUnavailable(f"`ip netns add {name}` failed ({r.returncode}): "
-                                       f"{r.stderr.strip()}")
-            self.name = name
-            break
-        else:
-            raise NetnsUnavailable(f"no free name mbdns-{os.getpid()}-0..9")
-        r = _ip("-n", self.name, "link", "set", "dev", "lo", "up")
-        if r.returncode != 0:
-            raise NetnsUnavailable(f"cannot bring lo up in {self.name}: {r.stderr.strip()}")
-        if not os.path.isdir(NETNS_ETC):
-            os.mkdir(NETNS_ETC, 0o755)
-            self.made_netns_etc = True
-        self.etc = os.path.join(NETNS_ETC, self.name)
-        os.mkdir(self.etc, 0o755)
-        for name, text in (("resolv.conf", RESOLV_CONF), ("nsswitch.conf", NSSWITCH_CONF),
-                           ("hosts", HOSTS)):
-            with open(os.path.join(self.etc, name), "w") as f:
-                f.write(text)
-
-    def pids(self):
-        r = _ip("netns", "pids", self.name)
-        return [int(p) for p in r.stdout.split() if p.isdigit()]
-
-    def remove(self):
-        """Kill what still runs in the namespace, delete it and its /etc/netns
-        files.  Returns the pids that had to be killed (a test that left a
-        process behind)."""
-        leftovers = set()
-        if self.name is not None:
-            for _ in range(100):                # 10 s
-                pids = self.pids()
-                if not pids:
-                    break
-                leftovers.update(pids)
-                for pid in pids:
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                time.sleep(0.1)
-            r = _ip("netns", "del", self.name)
-            if r.returncode != 0:
-                sys.stderr.write(f"test_dns: `ip netns del {self.name}` failed: {r.stderr}")
-        if self.etc is not None:
-            shutil.rmtree(self.etc, ignore_errors=True)
-        if self.made_netns_etc:
-            try:
-                os.rmdir(NETNS_ETC)             # only if nobody else put something there
-            except OSError:
-                pass
-        return sorted(leftovers)
-
-
-def missing_requirement():
-    if os.geteuid() != 0:
-        return "needs root (a network namespace, dnsmasq on port 53)"
-    if not IP:
-        return "ip is not installed (Debian package iproute2)"
-    if not DNSMASQ:
-        return "dnsmasq is not installed (Debian package dnsmasq-base)"
-    return None
-
-
-def run_in_netns(args):
-    """Run this script's tests inside a new namespace; returns their exit status."""
-    ns = Netns()
-    proc = None
-    status = 1
-    try:
-        ns.create()
-        sys.stderr.write(f"test_dns: running the tests in network namespace {ns.name}\n")
-        argv = [IP, "netns", "exec", ns.name, sys.executable, os.path.abspath(__file__),
-                INSIDE, ns.name, *args]
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, close_fds=True)
-        status = proc.wait()
-    finally:
-        # No second signal interrupts the cleanup; one that came is taken after it.
-        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
-        if proc is not None and proc.poll() is None:
-            proc.terminate()        # the tests' own cleanup stops dnsmasq and the daemon
-            try:
-                proc.wait(harness.EXIT_TIMEOUT * 3)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-        leftovers = ns.remove()
-        if leftovers:
-            sys.stderr.write(f"test_dns: processes left in namespace {ns.name} were killed: "
-                             f"{leftovers}\n")
-            if status == 0:
-                status = 1
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-    return status if status >= 0 else 1
-
-
-# Where this process runs: "netns" is the namespace's name inside, "skip"
-# the reason to skip outside.
-_where = {"netns": None, "skip": None}
+ETC = {"resolv.conf": RESOLV_CONF, "nsswitch.conf": NSSWITCH_CONF, "hosts": HOSTS}
 
 
 def setUpModule():
-    if _where["skip"]:
-        raise unittest.SkipTest(_where["skip"])
-    if _where["netns"] is None:
-        raise unittest.SkipTest("run this file as a script: it creates a network namespace "
-                                "and runs its tests inside")
+    ns = netns.names()["dns"]
     with open("/etc/resolv.conf") as f:
         text = f.read()
     if text != RESOLV_CONF:
-        raise AssertionError(f"inside {_where['netns']}, /etc/resolv.conf is not ours "
+        raise AssertionError(f"inside {ns}, /etc/resolv.conf is not ours "
                              f"(ip netns exec did not bind-mount it): {text!r}")
 
 
@@ -834,17 +703,4 @@ class ConfigChecks(DnsCase):
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == [INSIDE] and len(sys.argv) >= 3:
-        _where["netns"] = sys.argv[2]
-        del sys.argv[1:3]
-        unittest.main(testRunner=harness.Runner)
-    _where["skip"] = missing_requirement()
-    if _where["skip"] is None:
-        try:
-            sys.exit(run_in_netns(sys.argv[1:]))
-        except NetnsUnavailable as e:
-            _where["skip"] = f"cannot create a network namespace: {e}"
-        except KeyboardInterrupt as e:      # SIGTERM or SIGINT: cleaned up already
-            sys.stderr.write(f"test_dns: interrupted ({e}); the namespace is removed\n")
-            sys.exit(1)
-    unittest.main(testRunner=harness.Runner)
+    netns.main("mbdns", ["dns"], "dns", [("dnsmasq", DNSMASQ, "dnsmasq-base")], etc=ETC)
