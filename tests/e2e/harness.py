@@ -467,6 +467,16 @@ class ConnectionLoad:
             return sum(1 for a in self._attempts if predicate(a))
 
 
+def phases(attempts, event, settled):
+    """ATTEMPTS split around an EVENT (a kill, say) and the moment SETTLED
+    after it: (ended before the event, overlapping the two moments, started
+    once settled, the failed ones of all)."""
+    before = [a for a in attempts if a.end < event]
+    between = [a for a in attempts if a.end >= event and a.start < settled]
+    after = [a for a in attempts if a.start >= settled]
+    return before, between, after, [a for a in attempts if not a.ok]
+
+
 def sha256(data):
     return hashlib.sha256(data).hexdigest()
 

@@ -312,10 +312,7 @@ class Ecmp(harness.TestCase):
         finally:
             attempts = load.stop(CONNECT_TIMEOUT + harness.IO_TIMEOUT)
 
-        before = [a for a in attempts if a.end < killed]
-        window = [a for a in attempts if a.end >= killed and a.start < withdrawn]
-        after = [a for a in attempts if a.start >= withdrawn]
-        failed = [a for a in attempts if not a.ok]
+        before, window, after, failed = harness.phases(attempts, killed, withdrawn)
         sys.stderr.write(f"\nECMP ({self.paths.kind}), SIGKILL of {dead}: {len(failed)} of "
                          f"{len(window)} new connections failed in the "
                          f"{withdrawn - killed:.3f} s between the kill and the withdrawal of "

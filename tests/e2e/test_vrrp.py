@@ -368,10 +368,7 @@ class Vrrp(harness.TestCase):
             attempts = load.stop(CONNECT_TIMEOUT + harness.IO_TIMEOUT)
         self.assert_running()
 
-        before = [a for a in attempts if a.end < killed]
-        during = [a for a in attempts if a.end >= killed and a.start < settled]
-        after = [a for a in attempts if a.start >= settled]
-        failed = [a for a in attempts if not a.ok]
+        before, during, after, failed = harness.phases(attempts, killed, settled)
         slowest = max((a.end - a.start for a in attempts if a.ok), default=0.0)
         outage = (max(a.end for a in failed) - min(a.start for a in failed)) if failed else 0.0
         sys.stderr.write(
