@@ -477,6 +477,12 @@ def phases(attempts, event, settled):
     return before, between, after, [a for a in attempts if not a.ok]
 
 
+def assert_edges_clean(test, before, after, event, settled):
+    """No attempt failed before the EVENT nor once SETTLED (phases())."""
+    test.assertEqual([a for a in before if not a.ok], [], f"failures before {event}")
+    test.assertEqual([a for a in after if not a.ok], [], f"failures after {settled}")
+
+
 def sha256(data):
     return hashlib.sha256(data).hexdigest()
 

@@ -319,8 +319,7 @@ class Ecmp(harness.TestCase):
                          f"its path; {len(before)} before the kill and {len(after)} after "
                          f"the withdrawal, of which {sum(not a.ok for a in before + after)} "
                          f"failed\n")
-        self.assertEqual([a for a in before if not a.ok], [], "failures before the kill")
-        self.assertEqual([a for a in after if not a.ok], [], "failures after the withdrawal")
+        harness.assert_edges_clean(self, before, after, "the kill", "the withdrawal")
         self.assertLess(len(failed), len(window),
                         f"every connection between the kill and the withdrawal failed: {failed}")
         self.assertEqual({a.answer[1] for a in after}, set(LBS) - {dead},

@@ -379,8 +379,7 @@ class Vrrp(harness.TestCase):
             f"{outage:.2f} s, one every {PACE * 1000:.0f} ms or so); slowest success "
             f"{slowest:.2f} s; {len(before)} connections before the kill and {len(after)} "
             f"after, of which {sum(not a.ok for a in before + after)} failed\n")
-        self.assertEqual([a for a in before if not a.ok], [], "failures before the kill")
-        self.assertEqual([a for a in after if not a.ok], [], "failures after the move")
+        harness.assert_edges_clean(self, before, after, "the kill", "the move")
         self.assertEqual({a.answer[1] for a in after}, {"lb2"}, "who relayed after the move")
         self.assertEqual([a for a in attempts if a.ok and a.answer[0] != baseline[a.client]],
                          [], f"clients that reached another backend (before: {baseline})")
