@@ -423,12 +423,42 @@ backend_specs (GPtrArray *backends, gboolean *down)
   return specs;
 }
 
+/* BACKENDS (taken) become FRONTEND's list, each at its index, with a new
+ * balancer that goes on from the old one if any, each backend down or up
+ * as it is now (none for an empty list: a frontend that only discovers may
+ * have no backend yet). */
+static void
+install_backends (MbFrontend *frontend, GPtrArray *backends, MbBalance balance)
+{
+  g_autofree MbBackendSpec *specs = NULL;
+  g_autofree gboolean *down = NULL;
+  MbBalancer *balancer = NULL;
+  GPtrArray *old_backends;
+
+  for (guint i = 0; i < backends->len; i++)
+    ((MbBackend *) backends->pdata[i])->index = i;
+  down = g_new0 (gboolean, backends->len);
+  specs = backend_specs (backends, down);
+  g_mutex_lock (&frontend->lock);
+  if (backends->len > 0)
+    balancer = mb_balancer_new_from (frontend->balancer, balance, specs, backends->len, down);
+  mb_balancer_free (frontend->balancer);
+  frontend->balancer = balancer;
+  g_free (frontend->backend_live);
+  frontend->backend_live = g_new0 (guint, backends->len);
+  old_backends = frontend->backends;
+  frontend->backends = backends;
+  g_mutex_unlock (&frontend->lock);
+  /* Sessions hold the old list: it goes when the last of them ends. */
+  if (old_backends != NULL)
+    g_ptr_array_unref (old_backends);
+}
+
 MbFrontend *
 mb_frontend_new (MbConfig *owner, const MbFrontendConfig *config)
 {
   MbFrontend *frontend = g_new0 (MbFrontend, 1);
-  g_autofree MbBackendSpec *specs = NULL;
-  g_autofree gboolean *down = NULL;
+  GPtrArray *backends = g_ptr_array_new_with_free_func ((GDestroyNotify) mb_backend_unref);
 
   frontend->ref_count = 1;
   frontend->title = g_strdup (config->title);
@@ -436,20 +466,10 @@ mb_frontend_new (MbConfig *owner, const MbFrontendConfig *config)
   frontend->config = config;
   g_mutex_init (&frontend->lock);
   mb_admission_set_frontend_limit (frontend, config->max_connections);
-  frontend->backends = g_ptr_array_new_with_free_func ((GDestroyNotify) mb_backend_unref);
   for (guint i = 0; i < config->backends->len; i++)
-    g_ptr_array_add (frontend->backends,
-                     mb_backend_new (frontend, frontend->title, i, config->backends->pdata[i]));
-  frontend->backend_live = g_new0 (guint, frontend->backends->len);
-  down = g_new0 (gboolean, frontend->backends->len);
-  specs = backend_specs (frontend->backends, down);
-  /* None for a frontend that only discovers its backends (resolve.h). */
-  if (frontend->backends->len > 0)
-    frontend->balancer = mb_balancer_new (config->balance, specs, frontend->backends->len);
+    g_ptr_array_add (backends, mb_backend_new (frontend, frontend->title, i, config->backends->pdata[i]));
   /* Down from the start: a name that did not resolve yet (backend.h). */
-  for (guint i = 0; i < frontend->backends->len; i++)
-    if (down[i])
-      mb_balancer_set_down (frontend->balancer, i, TRUE);
+  install_backends (frontend, backends, config->balance);
   mb_rate_limit_init (&frontend->no_backend_log, MB_RATE_LIMIT_INTERVAL_MS, log_no_backend, frontend);
   frontend->listeners = g_ptr_array_new_with_free_func (listener_free);
   if (all_frontends == NULL)
@@ -715,35 +735,6 @@ mb_frontend_close (MbFrontend *frontend)
   g_clear_pointer (&frontend->health, mb_health_stop);
   g_clear_pointer (&frontend->resolve, mb_resolve_stop);
   mb_frontend_stop_listening (frontend);
-}
-
-/* BACKENDS (taken) become FRONTEND's list, each at its index, with a new
- * balancer that goes on from the old one (none for an empty list: a
- * frontend that only discovers may have no backend yet). */
-static void
-install_backends (MbFrontend *frontend, GPtrArray *backends, MbBalance balance)
-{
-  g_autofree MbBackendSpec *specs = NULL;
-  g_autofree gboolean *down = NULL;
-  MbBalancer *balancer = NULL;
-  GPtrArray *old_backends;
-
-  for (guint i = 0; i < backends->len; i++)
-    ((MbBackend *) backends->pdata[i])->index = i;
-  down = g_new0 (gboolean, backends->len);
-  specs = backend_specs (backends, down);
-  g_mutex_lock (&frontend->lock);
-  if (backends->len > 0)
-    balancer = mb_balancer_new_from (frontend->balancer, balance, specs, backends->len, down);
-  mb_balancer_free (frontend->balancer);
-  frontend->balancer = balancer;
-  g_free (frontend->backend_live);
-  frontend->backend_live = g_new0 (guint, backends->len);
-  old_backends = frontend->backends;
-  frontend->backends = backends;
-  g_mutex_unlock (&frontend->lock);
-  /* Sessions hold the old list: it goes when the last of them ends. */
-  g_ptr_array_unref (old_backends);
 }
 
 /* FRONTEND's backends after a reload: the objects of the kept ones (state
