@@ -83,32 +83,50 @@ peer_name (Session *session)
   return peer ? mb_address_to_string (peer) : g_strdup ("(unknown client)");
 }
 
-/* Whether a PROXY header gave the client's address (which then stands for
- * the client everywhere). */
+/* The client's address into SOURCE (and the address it connected to into
+ * DESTINATION, unless NULL), *LEN their size: the ones its PROXY header
+ * gave, which then stand for the client everywhere, else the socket's own.
+ * FALSE when the socket has none (the client is gone). */
 static gboolean
-has_proxy_addresses (const Session *session)
+client_addresses (Session *session, struct sockaddr_storage *source, struct sockaddr_storage *destination,
+                  socklen_t *len)
 {
-  return session->proxy != NULL && session->proxy->buffer == NULL && session->proxy->header.has_addresses;
+  const ProxyRead *proxy = session->proxy;
+
+  if (proxy != NULL && proxy->buffer == NULL && proxy->header.has_addresses)
+    {
+      *source = proxy->header.source;
+      if (destination != NULL)
+        *destination = proxy->header.destination;
+      *len = proxy->header.address_len;
+      return TRUE;
+    }
+  *len = sizeof *source;
+  if (getpeername (session->client, (struct sockaddr *) source, len) < 0)
+    return FALSE;
+  if (destination != NULL)
+    {
+      socklen_t destination_len = sizeof *destination;
+
+      return getsockname (session->client, (struct sockaddr *) destination, &destination_len) == 0;
+    }
+  return TRUE;
 }
 
-/* The client as logs name it, worked out on first use and kept: its
- * address, or the one its PROXY header gave (never asked for before the
- * header is complete). */
+/* The client as logs name it (client_addresses()), worked out on first use
+ * and kept; never asked for before a PROXY header is complete. */
 static const gchar *
 client_name (Session *session)
 {
   if (session->client_name == NULL)
     {
-      if (has_proxy_addresses (session))
-        {
-          g_autoptr(GSocketAddress) source = NULL;
+      struct sockaddr_storage native;
+      socklen_t len;
+      g_autoptr(GSocketAddress) source = NULL;
 
-          source = g_socket_address_new_from_native (&session->proxy->header.source,
-                                                     session->proxy->header.address_len);
-          session->client_name = source ? mb_address_to_string (source) : g_strdup ("(unknown client)");
-        }
-      else
-        session->client_name = peer_name (session);
+      if (client_addresses (session, &native, NULL, &len))
+        source = g_socket_address_new_from_native (&native, len);
+      session->client_name = source ? mb_address_to_string (source) : g_strdup ("(unknown client)");
     }
   return session->client_name;
 }
@@ -258,26 +276,19 @@ send_proxy_header (Session *session)
 {
   MbProxyVersion version = (MbProxyVersion) g_atomic_int_get (&session->current->send_proxy);
   struct sockaddr_storage source, destination;
-  const struct sockaddr *from = (const struct sockaddr *) &source, *to = (const struct sockaddr *) &destination;
-  socklen_t len = sizeof source;
+  socklen_t len;
   guint8 header[MB_PROXY_WRITE_MAX];
   gsize size;
   ssize_t n;
 
   if (version == MB_PROXY_NONE)
     return TRUE;
-  if (has_proxy_addresses (session))
-    {
-      from = (const struct sockaddr *) &session->proxy->header.source;
-      to = (const struct sockaddr *) &session->proxy->header.destination;
-    }
-  else if (getpeername (session->client, (struct sockaddr *) &source, &len) < 0
-           || (len = sizeof destination, getsockname (session->client, (struct sockaddr *) &destination, &len)) < 0)
-    {
-      /* The client is gone already: nothing to send it for. */
-      from = to = NULL;
-    }
-  size = mb_proxy_write (version, from, to, header);
+  /* A client gone already: an UNKNOWN / LOCAL header, nothing to send it for. */
+  if (client_addresses (session, &source, &destination, &len))
+    size = mb_proxy_write (version, (const struct sockaddr *) &source, (const struct sockaddr *) &destination,
+                           header);
+  else
+    size = mb_proxy_write (version, NULL, NULL, header);
   /* The connection is new: its send buffer is empty and takes these few
    * bytes whole, unless the backend has already reset it. */
   n = send (session->backend, header, size, MSG_NOSIGNAL);
@@ -569,23 +580,20 @@ static void
 proxy_complete (Session *session)
 {
   ProxyRead *proxy = session->proxy;
-  struct sockaddr_storage native;
-  socklen_t len = sizeof native;
-  const struct sockaddr *peer = (const struct sockaddr *) &native;
+  struct sockaddr_storage source;
+  socklen_t len;
 
   mb_poller_unwatch (&proxy->watch);   /* the relay watches the client from now on */
   mb_worker_clear_source (&proxy->timer);
-  g_clear_pointer (&proxy->buffer, g_free);
+  g_clear_pointer (&proxy->buffer, g_free);   /* complete: the header's addresses count */
   g_clear_pointer (&session->client_name, g_free);
-  if (proxy->header.has_addresses)
+  if (!client_addresses (session, &source, NULL, &len))
     {
-      peer = (const struct sockaddr *) &proxy->header.source;
-      len = proxy->header.address_len;
+      source.ss_family = AF_UNSPEC;   /* source-hash: key 0 */
+      len = 0;
     }
-  else if (getpeername (session->client, (struct sockaddr *) &native, &len) < 0)
-    len = 0;
   g_mutex_lock (&session->frontend->lock);
-  plan_locked (session, peer, len);
+  plan_locked (session, (const struct sockaddr *) &source, len);
   g_mutex_unlock (&session->frontend->lock);
   session_go (session);
 }
