@@ -44,7 +44,7 @@ mb_backend_new (MbFrontend *frontend, const gchar *frontend_title, guint index, 
       backend->down_dns = TRUE;
       backend->why_down = g_strdup_printf ("no address: %s", error);
       /* The load's lookup was the first: resolve.c reports it. */
-      backend->lookup_result = g_strdup (error);
+      backend->last_lookup.result = g_strdup (error);
     }
   return backend;
 }
@@ -68,7 +68,7 @@ backend_free (gpointer data)
   g_free (backend->why_down);
   g_free (backend->last_check_detail);
   g_free (backend->host);
-  g_free (backend->lookup_result);
+  g_free (backend->last_lookup.result);
   g_free (backend->title);
   g_free (backend->frontend_title);
   g_free (backend->forward_to);

@@ -45,6 +45,15 @@ typedef enum {
   MB_BACKEND_MAINT,     /* no new session; no health check */
 } MbBackendAdmin;
 
+/* The last DNS lookup of a name resolve.c follows (a backend's host, a
+ * frontend's discover); main thread. */
+typedef struct {
+  gint64 at;                       /* real time, microseconds; 0: none yet */
+  gboolean ok;
+  gchar *result;                   /* what it found, or why it failed */
+  gboolean failing;                /* a failure said once, until it succeeds again */
+} MbLookupState;
+
 typedef struct {
   gint ref_count;                  /* atomic */
   gchar *title;                    /* immutable */
@@ -85,10 +94,7 @@ typedef struct {
   gchar *host;                     /* the name resolve.c resolves again; NULL: none */
   guint16 port;
   GCancellable *lookup;            /* resolve.c's lookup in flight, or NULL */
-  gint64 lookup_at;                /* real time, microseconds, of the last one; 0: none */
-  gboolean lookup_ok;
-  gchar *lookup_result;            /* its addresses, or why it failed */
-  gboolean lookup_failing;         /* said once until it resolves again */
+  MbLookupState last_lookup;       /* of host; its result: the addresses */
   guint checks_passed, checks_failed; /* consecutive check results, kept across reloads */
 } MbBackend;
 

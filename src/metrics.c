@@ -212,10 +212,10 @@ append_backend_state (GString *out, const gchar *name, const MbBackendSnapshot *
 static void
 append_backend_lookup_ok (GString *out, const gchar *name, const MbBackendSnapshot *b)
 {
-  if (b->lookup_name == NULL || b->lookup_at == 0)
+  if (b->lookup.name == NULL || b->lookup.at == 0)
     return;
-  append_backend_series (out, name, b, "name", b->lookup_name);
-  append_value (out, b->lookup_ok ? 1 : 0);
+  append_backend_series (out, name, b, "name", b->lookup.name);
+  append_value (out, b->lookup.ok ? 1 : 0);
 }
 
 static void
@@ -223,10 +223,10 @@ append_backend_lookup_time (GString *out, const gchar *name, const MbBackendSnap
 {
   gchar seconds[G_ASCII_DTOSTR_BUF_SIZE];
 
-  if (b->lookup_name == NULL || b->lookup_at == 0)
+  if (b->lookup.name == NULL || b->lookup.at == 0)
     return;
-  append_backend_series (out, name, b, "name", b->lookup_name);
-  g_ascii_formatd (seconds, sizeof seconds, "%.3f", (gdouble) b->lookup_at / G_USEC_PER_SEC);
+  append_backend_series (out, name, b, "name", b->lookup.name);
+  g_ascii_formatd (seconds, sizeof seconds, "%.3f", (gdouble) b->lookup.at / G_USEC_PER_SEC);
   g_string_append_printf (out, " %s\n", seconds);
 }
 

@@ -38,24 +38,23 @@ mb_report_add_bool (JsonBuilder *builder, const gchar *name, gboolean value)
 }
 
 /* MEMBER: a DNS name's last lookup {"name","at","ok","result"}, or null
- * when NAME is NULL (nothing is looked up). */
+ * when nothing is looked up. */
 static void
-add_lookup (JsonBuilder *builder, const gchar *member, const gchar *name, gint64 at, gboolean ok,
-            const gchar *result)
+add_lookup (JsonBuilder *builder, const gchar *member, const MbLookupSnapshot *lookup)
 {
-  g_autofree gchar *when = at != 0 ? mb_report_time (at) : NULL;
+  g_autofree gchar *when = lookup->at != 0 ? mb_report_time (lookup->at) : NULL;
 
   json_builder_set_member_name (builder, member);
-  if (name == NULL)
+  if (lookup->name == NULL)
     {
       json_builder_add_null_value (builder);
       return;
     }
   json_builder_begin_object (builder);
-  mb_report_add_string (builder, "name", name);
+  mb_report_add_string (builder, "name", lookup->name);
   mb_report_add_string (builder, "at", when);
-  mb_report_add_bool (builder, "ok", ok);
-  mb_report_add_string (builder, "result", result);
+  mb_report_add_bool (builder, "ok", lookup->ok);
+  mb_report_add_string (builder, "result", lookup->result);
   json_builder_end_object (builder);
 }
 
@@ -78,7 +77,7 @@ mb_report_frontends (JsonBuilder *builder, const MbSnapshot *snapshot)
       mb_report_add_int (builder, "failed", (gint64) f->failed);
       mb_report_add_int (builder, "bytes_received", (gint64) f->bytes_received);
       mb_report_add_int (builder, "bytes_sent", (gint64) f->bytes_sent);
-      add_lookup (builder, "discover", f->discover_name, f->discover_at, f->discover_ok, f->discover_result);
+      add_lookup (builder, "discover", &f->discover);
       json_builder_end_object (builder);
     }
   json_builder_end_array (builder);
@@ -122,7 +121,7 @@ mb_report_backends (JsonBuilder *builder, const MbSnapshot *snapshot, const gcha
         }
       else
         json_builder_add_null_value (builder);
-      add_lookup (builder, "lookup", b->lookup_name, b->lookup_at, b->lookup_ok, b->lookup_result);
+      add_lookup (builder, "lookup", &b->lookup);
       json_builder_end_object (builder);
     }
   json_builder_end_array (builder);

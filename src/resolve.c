@@ -60,10 +60,7 @@ struct MbResolve {
   guint round;               /* the interval's timer */
   /* discover: */
   Discovery *discovery;      /* the SRV lookup in flight, or NULL */
-  gint64 discover_at;        /* real time, microseconds, of the last one; 0: none */
-  gboolean discover_ok;
-  gchar *discover_result;    /* what it found, or why it failed */
-  gboolean discover_failing; /* said once until it succeeds again */
+  MbLookupState discover;    /* the last one; its result: the records */
 };
 
 /* The SRV lookup in flight. */
@@ -106,22 +103,26 @@ addresses_text (GPtrArray *addresses)
   return g_string_free (text, FALSE);
 }
 
-static void
-note (MbBackend *backend, gboolean ok, gchar *result)
+/* A lookup ended: OK, RESULT (taken) into STATE.  TRUE when it is to be
+ * said: the first failure, or the first success after failures. */
+static gboolean
+note (MbLookupState *state, gboolean ok, gchar *result)
 {
-  backend->lookup_at = g_get_real_time ();
-  backend->lookup_ok = ok;
-  g_free (backend->lookup_result);
-  backend->lookup_result = result;
+  gboolean changed = state->failing == ok;
+
+  state->at = g_get_real_time ();
+  state->ok = ok;
+  g_free (state->result);
+  state->result = result;
+  state->failing = !ok;
+  return changed;
 }
 
 static void
 failed (MbBackend *backend, const gchar *host, const gchar *reason)
 {
-  note (backend, FALSE, g_strdup (reason));
-  if (backend->lookup_failing)
+  if (!note (&backend->last_lookup, FALSE, g_strdup (reason)))
     return;
-  backend->lookup_failing = TRUE;
   {
     g_autoptr(GPtrArray) current = mb_backend_get_addresses (backend);
     g_autofree gchar *kept = addresses_text (current);
@@ -143,12 +144,10 @@ resolved (MbBackend *backend, const gchar *host, guint16 port, GList *found)
     g_ptr_array_add (addresses, g_inet_socket_address_new (l->data, port));
   text = addresses_text (addresses);
   before = addresses_text (current);
-  note (backend, TRUE, g_strdup (text));
-  if (backend->lookup_failing)
+  if (note (&backend->last_lookup, TRUE, g_strdup (text)))
     mb_log (G_LOG_LEVEL_MESSAGE, "MB_FRONTEND", backend->frontend_title, "MB_BACKEND", backend->title, NULL,
             "frontend %s: backend %s: %s resolves again: %s", backend->frontend_title, backend->title, host,
             text);
-  backend->lookup_failing = FALSE;
   if (strcmp (text, before) == 0 && !backend->down_dns)
     return;
   if (current->len > 0 && strcmp (text, before) != 0)
@@ -290,13 +289,8 @@ discover_failed (MbResolve *resolve, const gchar *reason)
 {
   MbFrontend *frontend = resolve->frontend;
 
-  resolve->discover_at = g_get_real_time ();
-  resolve->discover_ok = FALSE;
-  g_free (resolve->discover_result);
-  resolve->discover_result = g_strdup (reason);
-  if (resolve->discover_failing)
+  if (!note (&resolve->discover, FALSE, g_strdup (reason)))
     return;
-  resolve->discover_failing = TRUE;
   mb_log (G_LOG_LEVEL_WARNING, "MB_FRONTEND", frontend->title, NULL,
           "frontend %s: discover: lookup of SRV records %s failed: %s; keeping the backends found before",
           frontend->title, frontend->config->discover, reason);
@@ -333,16 +327,12 @@ discovered (MbResolve *resolve, GList *answer)
       g_string_append_printf (found, "%s%s:%u (priority %u, weight %u)", found->len ? ", " : "",
                               record->target, port, priority, weight);
     }
-  resolve->discover_at = g_get_real_time ();
-  resolve->discover_ok = TRUE;
-  g_free (resolve->discover_result);
-  resolve->discover_result = found->len > 0 ? g_string_free (found, FALSE)
-                                            : (g_string_free (found, TRUE), g_strdup ("no usable record"));
-  if (resolve->discover_failing)
+  if (found->len == 0)
+    g_string_append (found, "no usable record");
+  if (note (&resolve->discover, TRUE, g_string_free (found, FALSE)))
     mb_log (G_LOG_LEVEL_MESSAGE, "MB_FRONTEND", frontend->title, NULL,
             "frontend %s: discover: SRV records of %s found again: %s", frontend->title,
-            frontend->config->discover, resolve->discover_result);
-  resolve->discover_failing = FALSE;
+            frontend->config->discover, resolve->discover.result);
   configs = discovered_configs (resolve, records);
   mb_frontend_set_discovered (frontend, configs);
   /* New targets: their addresses now rather than at the next round. */
@@ -397,12 +387,10 @@ discover (MbResolve *resolve)
                                    discovery);
 }
 
-void
-mb_resolve_discover_state (const MbResolve *resolve, gint64 *at, gboolean *ok, const gchar **result)
+const MbLookupState *
+mb_resolve_discover_state (const MbResolve *resolve)
 {
-  *at = resolve->discover_at;
-  *ok = resolve->discover_ok;
-  *result = resolve->discover_result;
+  return &resolve->discover;
 }
 
 /* ---- rounds ------------------------------------------------------------- */
@@ -442,15 +430,16 @@ mb_resolve_start (MbFrontend *frontend)
       MbBackend *backend = frontend->backends->pdata[i];
       g_autoptr(GPtrArray) addresses = NULL;
 
-      if (backend->host == NULL || backend->lookup_at != 0)
+      if (backend->host == NULL || backend->last_lookup.at != 0)
         continue;
       addresses = mb_backend_get_addresses (backend);
       if (addresses->len > 0)
-        note (backend, TRUE, addresses_text (addresses));
+        note (&backend->last_lookup, TRUE, addresses_text (addresses));
       else
         {
-          /* A copy: failed() replaces lookup_result. */
-          g_autofree gchar *why = g_strdup (backend->lookup_result ? backend->lookup_result : "no address");
+          /* A copy: failed() replaces the result. */
+          g_autofree gchar *why = g_strdup (backend->last_lookup.result ? backend->last_lookup.result
+                                                                        : "no address");
 
           failed (backend, backend->host, why);
         }
@@ -474,7 +463,7 @@ mb_resolve_stop (MbResolve *resolve)
       resolve->discovery->resolve = NULL;
       g_cancellable_cancel (resolve->discovery->deadline.cancellable);
     }
-  g_free (resolve->discover_result);
+  g_free (resolve->discover.result);
   backends = resolve->frontend->backends;
   for (guint i = 0; i < backends->len; i++)
     {

@@ -39,8 +39,7 @@ typedef struct MbResolve MbResolve;
 MbResolve *mb_resolve_start (MbFrontend *frontend);
 /* Stops the rounds and cancels the lookups in flight.  NULL is fine. */
 void mb_resolve_stop (MbResolve *resolve);
-/* discover: the last SRV lookup: when (real time, microseconds; 0: none
- * yet), whether it succeeded, and what it found or why it failed. */
-void mb_resolve_discover_state (const MbResolve *resolve, gint64 *at, gboolean *ok, const gchar **result);
+/* discover: the last SRV lookup. */
+const MbLookupState *mb_resolve_discover_state (const MbResolve *resolve);
 
 G_END_DECLS

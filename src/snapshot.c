@@ -11,6 +11,25 @@
 #include "worker.h"
 
 static void
+lookup_clear (MbLookupSnapshot *lookup)
+{
+  g_free (lookup->name);
+  g_free (lookup->result);
+}
+
+/* NAME's last lookup, STATE (NULL: none yet), into TO. */
+static void
+lookup_copy (MbLookupSnapshot *to, const gchar *name, const MbLookupState *state)
+{
+  to->name = g_strdup (name);
+  if (state == NULL)
+    return;
+  to->at = state->at;
+  to->ok = state->ok;
+  to->result = g_strdup (state->result);
+}
+
+static void
 backend_snapshot_free (gpointer data)
 {
   MbBackendSnapshot *b = data;
@@ -21,8 +40,7 @@ backend_snapshot_free (gpointer data)
   g_free (b->forward_to);
   g_free (b->why);
   g_free (b->last_check_detail);
-  g_free (b->lookup_name);
-  g_free (b->lookup_result);
+  lookup_clear (&b->lookup);
   g_free (b);
 }
 
@@ -33,8 +51,7 @@ frontend_snapshot_free (gpointer data)
 
   g_free (f->title);
   g_free (f->bind_on);
-  g_free (f->discover_name);
-  g_free (f->discover_result);
+  lookup_clear (&f->discover);
   g_array_unref (f->history);
   g_free (f);
 }
@@ -121,10 +138,8 @@ take_backend (MbSnapshot *snapshot, MbBackend *backend)
   b->last_check_at = backend->last_check_at;
   b->last_check_ok = backend->last_check_ok;
   b->last_check_detail = g_strdup (backend->last_check_detail);
-  b->lookup_name = g_strdup (backend->host);
-  b->lookup_at = backend->lookup_at;
-  b->lookup_ok = backend->lookup_ok;
-  b->lookup_result = g_strdup (backend->lookup_result);
+  if (backend->host != NULL)
+    lookup_copy (&b->lookup, backend->host, &backend->last_lookup);
   copy_histogram (&b->connect_time, &backend->connect_time);
 }
 
@@ -158,14 +173,9 @@ mb_snapshot_take (MbDaemon *daemon)
       f->bytes_received = mb_counter_get (&frontend->bytes_received);
       f->bytes_sent = mb_counter_get (&frontend->bytes_sent);
       f->proxy_errors = mb_counter_get (&frontend->proxy_errors);
-      f->discover_name = g_strdup (frontend->config->discover);
-      if (frontend->resolve != NULL)
-        {
-          const gchar *result = NULL;
-
-          mb_resolve_discover_state (frontend->resolve, &f->discover_at, &f->discover_ok, &result);
-          f->discover_result = g_strdup (result);
-        }
+      if (frontend->config->discover != NULL)
+        lookup_copy (&f->discover, frontend->config->discover,
+                     frontend->resolve != NULL ? mb_resolve_discover_state (frontend->resolve) : NULL);
       mb_frontend_copy_history (frontend, f->history);
       for (guint j = 0; j < frontend->backends->len; j++)
         take_backend (snapshot, frontend->backends->pdata[j]);

@@ -16,6 +16,14 @@
 
 G_BEGIN_DECLS
 
+/* A DNS name's last lookup (resolve.h); name NULL: nothing is looked up. */
+typedef struct {
+  gchar *name;
+  gint64 at;                   /* real time, microseconds; 0: none yet */
+  gboolean ok;
+  gchar *result;               /* what it found, or why it failed */
+} MbLookupSnapshot;
+
 typedef struct {
   gchar *frontend;             /* its frontend's title */
   gchar *title;
@@ -34,10 +42,7 @@ typedef struct {
   gint64 last_check_at;        /* real time, microseconds; 0: never checked */
   gboolean last_check_ok;
   gchar *last_check_detail;    /* why the last check failed; NULL otherwise */
-  gchar *lookup_name;          /* the name resolve_interval follows; NULL: none */
-  gint64 lookup_at;            /* real time, microseconds, of its last lookup; 0: none */
-  gboolean lookup_ok;
-  gchar *lookup_result;        /* the addresses it gave, or why it failed */
+  MbLookupSnapshot lookup;     /* of the name resolve_interval follows, if any */
   MbConnectHistogram connect_time; /* a copy; buckets not cumulative (stats.h) */
 } MbBackendSnapshot;
 
@@ -62,10 +67,7 @@ typedef struct {
   guint64 bytes_received;      /* from clients */
   guint64 bytes_sent;          /* to clients */
   guint64 proxy_errors;        /* clients closed for a bad PROXY protocol header */
-  gchar *discover_name;        /* its SRV name (discover); NULL: none */
-  gint64 discover_at;          /* real time, microseconds, of the last lookup; 0: none yet */
-  gboolean discover_ok;
-  gchar *discover_result;      /* what it found, or why it failed */
+  MbLookupSnapshot discover;   /* of its SRV name (discover), if any */
   GArray *history;             /* MbHistorySample, oldest first; at most the last 5 minutes */
 } MbFrontendSnapshot;
 

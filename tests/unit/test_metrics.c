@@ -427,9 +427,9 @@ START_TEST (test_exact_text)
   b->bytes_sent = 100;
   b->bytes_received = 200;
   b->check_failures = 7;
-  b->lookup_name = g_strdup ("app.example");
-  b->lookup_at = G_GINT64_CONSTANT (1764312345250000);
-  b->lookup_ok = FALSE;
+  b->lookup.name = g_strdup ("app.example");
+  b->lookup.at = G_GINT64_CONSTANT (1764312345250000);
+  b->lookup.ok = FALSE;
   mb_connect_histogram_add (&b->connect_time, 300);
   mb_connect_histogram_add (&b->connect_time, 500);   /* on a bound: in its bucket */
   mb_connect_histogram_add (&b->connect_time, 1800);
