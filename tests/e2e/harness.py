@@ -1498,6 +1498,13 @@ class TestCase(unittest.TestCase):
         self.addCleanup(remove_temp_dir, self.tmpdir)
 
     # backends
+    def write_conf(self, text, name="mb.conf"):
+        """TEXT as the file NAME in this test's temporary directory; its path."""
+        path = os.path.join(self.tmpdir, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
     def _own(self, backend):
         self.addCleanup(backend.close)
         return backend

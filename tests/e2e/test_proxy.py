@@ -781,12 +781,6 @@ class HAProxyInterop(ProxyCase):
 
 class ConfigErrors(ProxyCase):
 
-    def write(self, text):
-        path = os.path.join(self.tmpdir, "mb.conf")
-        with open(path, "w") as f:
-            f.write(text)
-        return path
-
     def text(self, backend_extra="", **options):
         return harness.config(harness.frontend(
             "web", harness.free_addr(), [("a", harness.free_addr(), backend_extra),
@@ -796,7 +790,7 @@ class ConfigErrors(ProxyCase):
         for text in (self.text(accept_proxy="true", send_proxy="v2"),
                      self.text("send_proxy = v1", accept_proxy="false", send_proxy="none"),
                      self.text("send_proxy = none", send_proxy="v1")):
-            r = harness.run(["-t", "-c", self.write(text)])
+            r = harness.run(["-t", "-c", self.write_conf(text)])
             self.assertEqual(r.returncode, 0, f"{text}\n{r}")
             self.assertIn("configuration OK", r.stdout, r)
 
@@ -805,7 +799,7 @@ class ConfigErrors(ProxyCase):
                 ("send_proxy = v3", "send_proxy", self.text(send_proxy="v3")),
                 ("send_proxy = v3", "send_proxy", self.text("send_proxy = v3")),
                 ("accept_proxy = maybe", "accept_proxy", self.text(accept_proxy="maybe"))):
-            path = self.write(text)
+            path = self.write_conf(text)
             line = harness.line_of(text, needle)
             for args in (["-t", "-c", path], ["-c", path]):
                 with self.subTest(value=needle, line=line, args=args[:-1]):

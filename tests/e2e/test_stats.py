@@ -1452,19 +1452,13 @@ class BadInput(StatsCase):
 class Startup(StatsCase):
     """stats_listen at start: bind failures and configuration errors."""
 
-    def write(self, text):
-        path = os.path.join(self.tmpdir, "mb.conf")
-        with open(path, "w") as f:
-            f.write(text)
-        return path
-
     def text(self, stats, front=None):
         self.front = front or harness.free_addr()
         back = harness.free_addr()
         return harness.config(harness.frontend("web", self.front, [("a", back)]), stats_listen=f'"{stats}"')
 
     def assert_valid(self, text, what):
-        r = harness.run(["-t", "-c", self.write(text)])
+        r = harness.run(["-t", "-c", self.write_conf(text)])
         self.assertEqual(r.returncode, 0, f"{what}: -t should accept it: {r}")
         self.assertIn("configuration OK", r.stdout, r)
 
@@ -1490,7 +1484,7 @@ class Startup(StatsCase):
         holder.listen(1)
         text = self.text(taken)
         self.assert_valid(text, "a stats_listen address taken by another socket (-t binds nothing)")
-        r = harness.run(["-c", self.write(text)])
+        r = harness.run(["-c", self.write_conf(text)])
         self.assertEqual(r.returncode, 1, r)
         self.assertNotIn("READY=1", r.notifications, r)
         self.assertTrue(any(str(taken) in line and "stats_listen" in line
@@ -1505,7 +1499,7 @@ class Startup(StatsCase):
         self.assert_valid(self.text(harness.free_addr(), front), "stats_listen apart from the frontend")
         for stats in (str(front), f"*:{front.port}"):
             text = self.text(stats, front)
-            path = self.write(text)
+            path = self.write_conf(text)
             lines = [n for n, l in enumerate(text.splitlines(), 1)
                      if "stats_listen" in l or "bind_on" in l or l.startswith("frontend web")]
             for args in (["-t", "-c", path], ["-c", path]):
@@ -1522,7 +1516,7 @@ class Startup(StatsCase):
         self.assert_valid(self.text(harness.free_addr()), "a good stats_listen")
         for value in ("nonsense", "127.0.0.1", "127.0.0.1:70000", "127.0.0.1:-5"):
             text = self.text(value)
-            path = self.write(text)
+            path = self.write_conf(text)
             number = next(n for n, l in enumerate(text.splitlines(), 1) if "stats_listen" in l)
             r = harness.run(["-t", "-c", path])
             self.assertEqual(r.returncode, 78, f"stats_listen = {value!r}: {r}")
